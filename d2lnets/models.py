@@ -1,0 +1,294 @@
+"""The chapter's networks, the deeper family, and a registry over all of them.
+
+``lenet_bn``, ``resnet18`` and ``densenet`` are the book's architectures,
+layer for layer (so the book's shape walk ``for layer in net: X = layer(X)``
+prints the same lines). ``resnet34`` ... ``resnet152`` and ``densenet121`` ...
+``densenet201`` come from one spec table each, with the standard design
+(no conv bias, BN on the projection shortcut) by default.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mxnet import autograd, nd
+from mxnet.base import MXNetError
+from mxnet.gluon import nn
+
+from .blocks import (
+    BatchNorm,
+    Bottleneck,
+    DenseBlock,
+    NormLayer,
+    Residual,
+    Transition,
+    gluon_batch_norm,
+    resnet_block,
+)
+from .hybrid import HybridSequential
+
+__all__ = [
+    "Network", "ModelInfo", "register_model", "get_model", "list_models", "model_info",
+    "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet34", "resnet50", "resnet101",
+    "resnet152", "densenet", "densenet121", "densenet169", "densenet201", "RESNET_SPECS",
+    "DENSENET_SPECS",
+]
+
+
+class Network(HybridSequential):
+    """A model: a HybridSequential that checks what it is fed.
+
+    ``input_shape`` is the (channels, height, width) the model is built for;
+    it is used in error messages and as the default for ``summary``.
+    """
+
+    def __init__(self, input_shape: tuple[int, int, int], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.input_shape = tuple(input_shape)
+
+    def _expected(self) -> str:
+        c, h, w = self.input_shape
+        c = self._channels() or c
+        return f"(batch, {c}, height, width), e.g. (256, {c}, {h}, {w})"
+
+    def _channels(self) -> int:
+        first = self[0] if len(self) else None
+        if isinstance(first, nn.Conv2D) and first.weight.shape and len(first.weight.shape) == 4:
+            return int(first.weight.shape[1])
+        return 0
+
+    def forward(self, x: Any, *args: Any) -> Any:
+        if isinstance(x, nd.NDArray):
+            if x.ndim != 4:
+                raise ValueError(f"{self.name} expects 4-D input {self._expected()}; got shape "
+                                 f"{x.shape}. A batch of 1-channel images needs X.reshape((-1, 1, H, W)).")
+            c = self._channels()
+            if c and x.shape[1] != c:
+                raise ValueError(f"{self.name} was built for {c}-channel input "
+                                 f"{self._expected()}; got shape {x.shape}")
+            if x.shape[0] == 1 and autograd.is_training():
+                raise ValueError(
+                    f"{self.name}: batch size 1 in training mode. Batch normalisation in training "
+                    "normalises with the batch's own statistics; with one sample the variance of "
+                    "a fully connected layer is 0, its output is just beta and no gradient flows. "
+                    "Train with batches of 2 or more, or predict outside autograd.record().")
+        try:
+            return super().forward(x, *args)
+        except MXNetError as err:
+            text = str(err)
+            if "shape" not in text.lower() and "Shape" not in text:
+                raise
+            lines = text.splitlines()
+            first = next((ln for ln in lines if "Check failed" in ln or "shape" in ln.lower()), "")
+            raise ValueError(f"{self.name} cannot take input of shape "
+                             f"{getattr(x, 'shape', '?')}: it expects {self._expected()}. "
+                             f"MXNet said: {first.strip()[:300]}") from None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered builder and the book's training defaults for it."""
+
+    name: str
+    builder: Callable[..., Network]
+    input_shape: tuple[int, int, int]
+    lr: float = 0.1
+    resize: int | None = None
+    doc: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(name: str | None = None, input_shape: tuple[int, int, int] = (1, 96, 96),
+                   lr: float = 0.1, resize: int | None = 96) -> Callable:
+    """Decorator: add a builder to the registry under its (or the given) name."""
+    def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
+        key = name or fn.__name__
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _REGISTRY[key] = ModelInfo(key, fn, input_shape, lr, resize, doc)
+        return fn
+    return wrap
+
+
+def _canonical(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry for ``name`` (``-`` and ``_`` are interchangeable)."""
+    key = _canonical(name)
+    if key not in _REGISTRY:
+        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
+    return _REGISTRY[key]
+
+
+def get_model(name: str, **kwargs: Any) -> Network:
+    """Build a registered model by name, e.g. ``get_model('resnet18', num_classes=10)``."""
+    return model_info(name).builder(**kwargs)
+
+
+# --------------------------------------------------------------------- LeNet
+@register_model(input_shape=(1, 28, 28), lr=1.0, resize=None)
+def lenet_bn(num_classes: int = 10, scratch: bool = False) -> Network:
+    """The chapter's LeNet with batch normalisation after every conv and dense layer but the last."""
+    def bn(features: int, dims: int) -> nn.HybridBlock:
+        return BatchNorm(features, num_dims=dims) if scratch else nn.BatchNorm()
+
+    net = Network((1, 28, 28), prefix="lenetbn_")
+    with net.name_scope():
+        net.add(nn.Conv2D(6, kernel_size=5), bn(6, 4), nn.Activation("sigmoid"),
+                nn.MaxPool2D(pool_size=2, strides=2),
+                nn.Conv2D(16, kernel_size=5), bn(16, 4), nn.Activation("sigmoid"),
+                nn.MaxPool2D(pool_size=2, strides=2),
+                nn.Dense(120), bn(120, 2), nn.Activation("sigmoid"),
+                nn.Dense(84), bn(84, 2), nn.Activation("sigmoid"),
+                nn.Dense(num_classes))
+    return net
+
+
+@register_model(input_shape=(1, 28, 28), lr=1.0, resize=None)
+def lenet_bn_scratch(num_classes: int = 10) -> Network:
+    """LeNet-BN with the chapter's from-scratch BatchNorm."""
+    return lenet_bn(num_classes, scratch=True)
+
+
+# -------------------------------------------------------------------- ResNet
+#: depth -> (block, residuals per stage, channels per stage)
+RESNET_SPECS: dict[int, tuple[type, tuple[int, ...], tuple[int, ...]]] = {
+    18: (Residual, (2, 2, 2, 2), (64, 128, 256, 512)),
+    34: (Residual, (3, 4, 6, 3), (64, 128, 256, 512)),
+    50: (Bottleneck, (3, 4, 6, 3), (256, 512, 1024, 2048)),
+    101: (Bottleneck, (3, 4, 23, 3), (256, 512, 1024, 2048)),
+    152: (Bottleneck, (3, 8, 36, 3), (256, 512, 1024, 2048)),
+}
+
+
+def resnet(depth: int, num_classes: int = 10, thumbnail: bool = False,
+           norm_layer: NormLayer = gluon_batch_norm, conv_bias: bool = True,
+           shortcut_bn: bool = False, last_gamma: bool = False) -> Network:
+    """A ResNet from :data:`RESNET_SPECS`. ``thumbnail`` swaps the 7x7/2 stem
+    and max pool for one 3x3/1 conv, for 28x28 input (d2lzh's ``resnet18``)."""
+    if depth not in RESNET_SPECS:
+        raise ValueError(f"no ResNet of depth {depth}; choose from {sorted(RESNET_SPECS)}")
+    block, counts, channels = RESNET_SPECS[depth]
+    net = Network((1, 28, 28) if thumbnail else (1, 96, 96), prefix=f"resnet{depth}_")
+    kw = dict(block=block, norm_layer=norm_layer, conv_bias=conv_bias, shortcut_bn=shortcut_bn,
+              last_gamma=last_gamma)
+    with net.name_scope():
+        if thumbnail:
+            net.add(nn.Conv2D(64, kernel_size=3, strides=1, padding=1, use_bias=conv_bias),
+                    norm_layer(64, 4), nn.Activation("relu"))
+        else:
+            net.add(nn.Conv2D(64, kernel_size=7, strides=2, padding=3, use_bias=conv_bias),
+                    norm_layer(64, 4), nn.Activation("relu"),
+                    nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+        for i, (n, c) in enumerate(zip(counts, channels)):
+            net.add(resnet_block(c, n, first_block=(i == 0), **kw))
+        net.add(nn.GlobalAvgPool2D(), nn.Dense(num_classes))
+    return net
+
+
+@register_model(lr=0.05)
+def resnet18(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
+    """The chapter's ResNet-18 (conv biases, 1x1 projection without BN, as the book)."""
+    return resnet(18, num_classes, thumbnail, **kwargs)
+
+
+def _standard(kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs.setdefault("conv_bias", False)
+    kwargs.setdefault("shortcut_bn", True)
+    return kwargs
+
+
+@register_model(lr=0.05)
+def resnet34(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
+    """ResNet-34: basic blocks (3, 4, 6, 3)."""
+    return resnet(34, num_classes, thumbnail, **_standard(kwargs))
+
+
+@register_model(lr=0.05)
+def resnet50(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
+    """ResNet-50: bottleneck blocks (3, 4, 6, 3)."""
+    return resnet(50, num_classes, thumbnail, **_standard(kwargs))
+
+
+@register_model(lr=0.05)
+def resnet101(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
+    """ResNet-101: bottleneck blocks (3, 4, 23, 3)."""
+    return resnet(101, num_classes, thumbnail, **_standard(kwargs))
+
+
+@register_model(lr=0.05)
+def resnet152(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
+    """ResNet-152: bottleneck blocks (3, 8, 36, 3)."""
+    return resnet(152, num_classes, thumbnail, **_standard(kwargs))
+
+
+# ------------------------------------------------------------------ DenseNet
+#: name -> (initial channels, growth rate, convs per dense block)
+DENSENET_SPECS: dict[int, tuple[int, int, tuple[int, ...]]] = {
+    121: (64, 32, (6, 12, 24, 16)),
+    169: (64, 32, (6, 12, 32, 32)),
+    201: (64, 32, (6, 12, 48, 32)),
+}
+
+
+@register_model(lr=0.1)
+def densenet(num_classes: int = 10, num_channels: int = 64, growth_rate: int = 32,
+             num_convs_in_dense_blocks: tuple[int, ...] = (4, 4, 4, 4),
+             norm_layer: NormLayer = gluon_batch_norm, conv_bias: bool = True,
+             bottleneck: int = 0, compression: float = 0.5) -> Network:
+    """The chapter's DenseNet: 4 dense blocks of 4 convs, growth 32, transitions halving channels."""
+    net = Network((1, 96, 96), prefix="densenet_")
+    with net.name_scope():
+        net.add(nn.Conv2D(num_channels, kernel_size=7, strides=2, padding=3, use_bias=conv_bias),
+                norm_layer(num_channels, 4), nn.Activation("relu"),
+                nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+        for i, num_convs in enumerate(num_convs_in_dense_blocks):
+            net.add(DenseBlock(num_convs, growth_rate, in_channels=num_channels,
+                               norm_layer=norm_layer, conv_bias=conv_bias, bottleneck=bottleneck))
+            c_in = num_channels + num_convs * growth_rate
+            num_channels = c_in
+            if i != len(num_convs_in_dense_blocks) - 1:
+                num_channels = int(c_in * compression)
+                net.add(Transition(num_channels, in_channels=c_in, norm_layer=norm_layer,
+                                   conv_bias=conv_bias))
+        net.add(norm_layer(num_channels, 4), nn.Activation("relu"), nn.GlobalAvgPool2D(),
+                nn.Dense(num_classes))
+    return net
+
+
+def _densenet_b(depth: int, num_classes: int, kwargs: dict[str, Any]) -> Network:
+    init, growth, blocks = DENSENET_SPECS[depth]
+    kwargs.setdefault("conv_bias", False)
+    kwargs.setdefault("bottleneck", 4)
+    net = densenet(num_classes, init, growth, blocks, **kwargs)
+    return net
+
+
+@register_model(lr=0.1)
+def densenet121(num_classes: int = 10, **kwargs: Any) -> Network:
+    """DenseNet-121 (DenseNet-BC: 1x1 bottleneck, 0.5 compression)."""
+    return _densenet_b(121, num_classes, kwargs)
+
+
+@register_model(lr=0.1)
+def densenet169(num_classes: int = 10, **kwargs: Any) -> Network:
+    """DenseNet-169 (DenseNet-BC)."""
+    return _densenet_b(169, num_classes, kwargs)
+
+
+@register_model(lr=0.1)
+def densenet201(num_classes: int = 10, **kwargs: Any) -> Network:
+    """DenseNet-201 (DenseNet-BC)."""
+    return _densenet_b(201, num_classes, kwargs)
