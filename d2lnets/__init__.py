@@ -16,6 +16,12 @@ from .models import (Network, densenet, densenet121, densenet169, densenet201,  
                      get_model, lenet_bn, lenet_bn_scratch, list_models, model_info, resnet,
                      resnet18, resnet34, resnet50, resnet101, resnet152)
 from .summary import summary  # noqa: E402
+from .data import (DataError, FashionMNISTIter, get_fashion_mnist_labels,  # noqa: E402
+                   load_data_fashion_mnist)
+from .plotting import plot_history, set_figsize, show_fashion_mnist, use_svg_display  # noqa: E402
+from .training import (History, NonFiniteLossError, TrainingInterrupted,  # noqa: E402
+                       evaluate_accuracy, set_seed, train, train_ch5)
+from .checkpoint import CheckpointError, latest_checkpoint, load_checkpoint  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -26,4 +32,8 @@ __all__ = [
     "lenet_bn_scratch", "list_models", "model_info", "parse_ctx", "resnet", "resnet18",
     "resnet34", "resnet50", "resnet101", "resnet152", "resnet_block", "summary",
     "transition_block", "try_all_gpus", "try_gpu",
+    "DataError", "FashionMNISTIter", "get_fashion_mnist_labels", "load_data_fashion_mnist",
+    "plot_history", "set_figsize", "show_fashion_mnist", "use_svg_display",
+    "History", "NonFiniteLossError", "TrainingInterrupted", "evaluate_accuracy", "set_seed",
+    "train", "train_ch5", "CheckpointError", "latest_checkpoint", "load_checkpoint",
 ]

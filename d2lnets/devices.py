@@ -29,32 +29,64 @@ def configure_cpu_threads() -> int:
     os.environ["OMP_NUM_THREADS"] = str(n)
     import sys
     if "mxnet" in sys.modules:  # loaded before us: the variable came too late
-        import ctypes
-
-        from mxnet.base import _LIB, check_call
-        check_call(_LIB.MXSetNumOMPThreads(ctypes.c_int(n)))
+        _set_engine_omp_threads(n)
     return n
+
+
+def _set_engine_omp_threads(n: int) -> bool:
+    """Set the thread count MXNet's engine gives its CPU worker threads when they
+    start (they start with the first operation on a device).
+
+    libmxnet 1.9.1 exports ``OpenMP::Get`` and ``GetRecommendedOMPThreadCount``
+    but not the setter: the cap (``omp_thread_max_``) is the int after the
+    ``enabled`` flag. The write is verified through the getter and undone if it
+    does not read back.
+    """
+    import ctypes
+
+    import mxnet as mx
+    lib = mx.base._LIB
+    try:
+        get = lib._ZN5mxnet6engine6OpenMP3GetEv
+        count = lib._ZNK5mxnet6engine6OpenMP28GetRecommendedOMPThreadCountEb
+    except AttributeError:
+        return False
+    get.restype = ctypes.c_void_p
+    count.argtypes, count.restype = [ctypes.c_void_p, ctypes.c_bool], ctypes.c_int
+    engine_omp = get()
+    if not engine_omp:
+        return False
+    # the count is min(the calling thread's OpenMP maximum, omp_thread_max_)
+    lib.MXSetNumOMPThreads(ctypes.c_int(n))
+    field = ctypes.c_int.from_address(engine_omp + 4)
+    before = field.value
+    if count(engine_omp, False) not in (before, n):  # not the layout we know: leave it
+        return False
+    field.value = n
+    if count(engine_omp, False) != n:
+        field.value = before
+        return False
+    return True
 
 
 def try_gpu(i: int = 0):
     """``mx.gpu(i)`` if it exists, else ``mx.cpu()`` (the book's helper)."""
     import mxnet as mx
-    from mxnet import nd
+    return mx.gpu(i) if i < _num_gpus() else mx.cpu()
+
+
+def _num_gpus() -> int:
+    import mxnet as mx
     try:
-        ctx = mx.gpu(i)
-        nd.zeros((1,), ctx=ctx).wait_to_read()
-    except mx.base.MXNetError:
-        ctx = mx.cpu()
-    return ctx
+        return mx.context.num_gpus()
+    except mx.base.MXNetError:  # a CPU-only build
+        return 0
 
 
 def try_all_gpus():
     """Every GPU, or ``[mx.cpu()]`` when there is none (the book's helper)."""
     import mxnet as mx
-    ctxes = []
-    for i in range(mx.context.num_gpus()):
-        ctxes.append(mx.gpu(i))
-    return ctxes or [mx.cpu()]
+    return [mx.gpu(i) for i in range(_num_gpus())] or [mx.cpu()]
 
 
 def parse_ctx(text: str):

@@ -1,0 +1,270 @@
+"""The ``d2lnets`` command: train a chapter model, print a summary, and more.
+
+    d2lnets train lenet-bn            # the book's settings: lr 1.0, batch 256, 5 epochs
+    d2lnets train resnet18 --subset 2000 --epochs 1
+    d2lnets summary resnet18 --resize 96
+
+stdout carries the book's lines ("training on cpu(0)", "epoch 1, loss ..."); notes go
+to stderr. Exit codes: 0 done, 1 a run-time failure (data, checkpoint, diverged),
+2 bad arguments, 130 interrupted after a checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser", "TRAIN_DEFAULTS"]
+
+#: the book's settings per example (lr, resize); all: batch 256, 5 epochs, Xavier, SGD
+TRAIN_DEFAULTS = {
+    "lenet-bn": {"model": "lenet_bn", "lr": 1.0, "resize": None},
+    "lenet-bn-scratch": {"model": "lenet_bn_scratch", "lr": 1.0, "resize": None},
+    "resnet18": {"model": "resnet18", "lr": 0.05, "resize": 96},
+    "densenet": {"model": "densenet", "lr": 0.1, "resize": 96},
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _model_name(text: str) -> str:
+    from .models import list_models
+    key = text.strip().lower().replace("_", "-")
+    if key in TRAIN_DEFAULTS or key.replace("-", "_") in list_models():
+        return key
+    import difflib
+    names = sorted(set(TRAIN_DEFAULTS) | {m.replace("_", "-") for m in list_models()})
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}{hint}; choose from {', '.join(names)}")
+
+
+def _ctx(text: str) -> str:
+    from .devices import parse_ctx
+    try:
+        parse_ctx(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with usage, never a traceback
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
+                "Deep Learning (MXNet), fast and offline.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a chapter model on Fashion-MNIST",
+                       description="Train with the book's settings; every flag overrides one.")
+    t.add_argument("model", type=_model_name,
+                   help="lenet-bn, lenet-bn-scratch, resnet18, densenet, or any registered model")
+    t.add_argument("--lr", type=_positive_float, help="learning rate (book: 1.0 LeNet-BN, 0.05 "
+                   "ResNet-18, 0.1 DenseNet)")
+    t.add_argument("--batch-size", type=_positive_int, default=256, help="default 256")
+    t.add_argument("--epochs", type=_positive_int, default=5, help="default 5")
+    t.add_argument("--resize", type=_positive_int, help="image side (book: 96 for ResNet/DenseNet)")
+    t.add_argument("--no-resize", action="store_true", help="train at 28x28")
+    t.add_argument("--ctx", type=_ctx, default="auto",
+                   help="auto (the book's try_gpu()), cpu, cpu:0,cpu:1, gpu:0, gpu (all)")
+    t.add_argument("--data", default=None, help="Fashion-MNIST folder, or 'sample' for the "
+                   "shipped sample (default: search, see README)")
+    t.add_argument("--out", default=None, help="run folder for checkpoints, history and curves "
+                   "(default runs/MODEL)")
+    t.add_argument("--resume", nargs="?", const=True, default=None, metavar="PATH",
+                   help="continue the run in --out (or in PATH)")
+    t.add_argument("--seed", type=_non_negative_int, default=0, help="default 0")
+    t.add_argument("--subset", type=_positive_int, help="train on the first N images only")
+    t.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    t.add_argument("--warmup", type=_non_negative_float, default=0.0, help="warm-up epochs")
+    t.add_argument("--kvstore", default=None, help="device (default), local, or dist_sync "
+                   "under `d2lnets launch`")
+    t.add_argument("--no-hybridize", action="store_true")
+    t.add_argument("--progress", dest="progress", action="store_true", default=None)
+    t.add_argument("--no-progress", dest="progress", action="store_false")
+
+    s = sub.add_parser("summary", help="print a model's layer table")
+    s.add_argument("model", type=_model_name)
+    s.add_argument("--resize", type=_positive_int, help="image side (default: the model's)")
+    s.add_argument("--channels", type=_positive_int, default=1)
+    s.add_argument("--batch-size", type=_positive_int, default=1)
+    s.add_argument("--classes", type=_positive_int, default=10)
+
+    sub.add_parser("models", help="list the registered models")
+    _add_extra_commands(sub)
+    return p
+
+
+def _add_extra_commands(sub: Any) -> None:
+    """Commands of other modules (bench, launch, export), when present."""
+    for module in ("bench", "distributed", "export"):
+        try:
+            mod = __import__(f"d2lnets.{module}", fromlist=["add_cli"])
+        except ImportError:
+            continue
+        if hasattr(mod, "add_cli"):
+            mod.add_cli(sub)
+
+
+def _resolve(model: str) -> tuple[str, dict]:
+    if model in TRAIN_DEFAULTS:
+        d = TRAIN_DEFAULTS[model]
+        return d["model"], d
+    from .models import model_info
+    info = model_info(model)
+    return info.name, {"lr": info.lr, "resize": info.resize}
+
+
+def _note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _fresh_run_folder(out: Path) -> None:
+    """A new run into a folder holding an earlier run: move the earlier one aside."""
+    from .checkpoint import list_checkpoints
+    if out.exists() and (list_checkpoints(out) or (out / "history.jsonl").exists()):
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(out.stat().st_mtime))
+        moved = out.with_name(f"{out.name}-{stamp}")
+        out.rename(moved)
+        _note(f"note: the earlier run in {out} was moved to {moved} (use --resume to continue a run)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import mxnet as mx
+    from mxnet import gluon, init
+
+    from .data import load_data_fashion_mnist
+    from .devices import parse_ctx, try_gpu
+    from .models import get_model
+    from .training import train
+
+    name, defaults = _resolve(args.model)
+    lr = args.lr if args.lr is not None else defaults["lr"]
+    resize = None if args.no_resize else (args.resize or defaults["resize"])
+    ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
+    out = Path(args.out or os.path.join("runs", args.model))
+
+    rank, num_workers, kv = 0, 1, args.kvstore
+    if kv and kv.startswith("dist"):
+        from .distributed import worker_setup
+        kv, rank, num_workers = worker_setup(kv)
+    if args.resume is None and rank == 0:
+        _fresh_run_folder(out)
+    train_iter, test_iter = load_data_fashion_mnist(args.batch_size, resize=resize, root=args.data,
+                                                    seed=args.seed, subset=args.subset)
+    if num_workers > 1:
+        train_iter.shard(rank, num_workers)
+    from .training import set_seed
+    set_seed(args.seed)
+    net = get_model(name)
+    net.initialize(init.Xavier(), ctx=ctxs)
+    trainer_kw = {"kvstore": kv} if kv else {}
+    if isinstance(kv, mx.kvstore.KVStore) or (kv and kv.startswith("dist")):
+        trainer_kw["update_on_kvstore"] = True
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}, **trainer_kw)
+    _note(f"d2lnets: {args.model}, lr {lr}, batch {args.batch_size}, {args.epochs} epochs, "
+          f"resize {resize or 28}, {train_iter.num_examples} training images, "
+          f"seed {args.seed}, out {out}"
+          + (f", worker {rank}/{num_workers}" if num_workers > 1 else ""))
+    resume = args.resume if args.resume is not True else True
+    train(net, train_iter, test_iter, trainer, ctxs, args.epochs, hybridize=not args.no_hybridize,
+          progress=args.progress, out_dir=out, resume=resume, seed=args.seed,
+          schedule=args.schedule, warmup_epochs=args.warmup, is_root=(rank == 0))
+    if rank == 0:
+        _note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .models import get_model, model_info
+    from .summary import summary
+    name, _ = _resolve(args.model)
+    net = get_model(name, num_classes=args.classes)
+    side = args.resize or model_info(name).input_shape[1]
+    summary(net, (args.batch_size, args.channels, side, side))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import list_models, model_info
+    for name in list_models():
+        info = model_info(name)
+        print(f"{name:<18} {info.doc}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .training import NonFiniteLossError, TrainingInterrupted
+    handler = {"train": cmd_train, "summary": cmd_summary, "models": cmd_models}.get(
+        args.command) or args.handler
+    try:
+        return int(handler(args) or 0)
+    except TrainingInterrupted as err:
+        _note(f"d2lnets: {err}")
+        return 130
+    except KeyboardInterrupt:
+        _note("d2lnets: interrupted")
+        return 130
+    except (DataError, CheckpointError, NonFiniteLossError) as err:
+        _note(f"d2lnets: error: {err}")
+        return 1
+    except (ValueError, KeyError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        _note(f"d2lnets: error: {msg}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Fashion-MNIST, offline first: find the IDX files, read and verify them, batch in memory.
+
+``load_data_fashion_mnist(batch_size, resize=None, root=None)`` keeps the
+book's signature and batch format (X float32 in [0, 1], shape (B, 1, H, W);
+y int32). The whole set lives in one uint8 array; a batch is a slice, resized
+as a whole (bilinear, like the book's ``transforms.Resize``) by one MXNet op.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import struct
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import mxnet as mx
+import numpy as np
+from mxnet import nd
+
+__all__ = [
+    "DataError", "FashionMNISTIter", "load_data_fashion_mnist", "find_fashion_mnist",
+    "read_idx", "load_fashion_mnist_arrays", "search_locations", "get_fashion_mnist_labels",
+    "SAMPLE", "FILES",
+]
+
+#: split -> (images file, labels file)
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+#: sha1 of each file's decompressed content: any faithful (re)compression passes
+CONTENT_SHA1 = {
+    "train-images-idx3-ubyte": "b9bd999c0106c9b8b4b0cefce58c9a6060f27095",
+    "train-labels-idx1-ubyte": "4bccf37222e01638381eaa326bf730337a597267",
+    "t10k-images-idx3-ubyte": "880056926db704f9f713097915f99da346f5b1d1",
+    "t10k-labels-idx1-ubyte": "958122e8b4b97fd4e71eca2d08ef754ed77c3ad9",
+}
+#: sha1 of the .gz files on Gluon's mirror (what a download must match)
+GZ_SHA1 = {
+    "train-images-idx3-ubyte": "0cf37b0d40ed5169c6b3aba31069a9770ac9043d",
+    "train-labels-idx1-ubyte": "236021d52f1e40852b06a4c3008d8de8aef1e40b",
+    "t10k-images-idx3-ubyte": "626ed6a7c06dd17c0eec72fa3be1740f146a2863",
+    "t10k-labels-idx1-ubyte": "17f9ab60e7257a1620f4ad76bbbaf857c3920701",
+}
+SPLIT_SIZE = {"train": 60000, "test": 10000}
+MIRROR = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/gluon/dataset/fashion-mnist/"
+DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+#: ``root`` value that selects the small sample shipped in the package
+SAMPLE = "sample"
+SAMPLE_FILE = Path(__file__).parent / "sample" / "fashion_mnist_sample.npz"
+
+TEXT_LABELS = ["t-shirt", "trouser", "pullover", "dress", "coat",
+               "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+
+HOW_TO_GET = (
+    "To get the data: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or put the four "
+    "IDX .gz files in a folder and pass root=FOLDER (--data FOLDER) or set D2LNETS_DATA, or use the "
+    "small sample shipped with d2lnets: root='sample' (--data sample).")
+
+
+class DataError(RuntimeError):
+    """Missing, unreadable or corrupt data; the message says which file and what to do."""
+
+
+def get_fashion_mnist_labels(labels: object) -> list[str]:
+    """Text labels for numeric ones (the book's helper)."""
+    return [TEXT_LABELS[int(i)] for i in labels]
+
+
+# ----------------------------------------------------------------- IDX format
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except PermissionError as err:
+        raise DataError(f"cannot read {path}: permission denied. Fix its permissions "
+                        f"(chmod a+r) or copy the data elsewhere. {HOW_TO_GET}") from err
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DataError(f"{path} is not a readable gzip/IDX file ({err}); it may be truncated "
+                        f"or corrupt: delete it and get the data again. {HOW_TO_GET}") from err
+
+
+def read_idx(path: str | os.PathLike, expected_ndim: int | None = None,
+             expected_count: int | None = None, sha1: str | None = None) -> np.ndarray:
+    """Read an IDX file (``.gz`` or plain), validating it on the way.
+
+    Checks the magic number, the number of dimensions, that the payload length
+    matches the header, and optionally the item count and the sha1 of the
+    decompressed content. Raises :class:`DataError` naming the file.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DataError(f"{path}: {len(data)} bytes, too short for an IDX header; the file is "
+                        f"truncated or empty. {HOW_TO_GET}")
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code not in _IDX_DTYPES or ndim == 0:
+        raise DataError(f"{path}: bad IDX magic number 0x{data[:4].hex()} (expected 0x0000 then a "
+                        f"type byte and a dimension count); this is not an IDX file. {HOW_TO_GET}")
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise DataError(f"{path}: IDX file has {ndim} dimensions, expected {expected_ndim}; "
+                        f"images and labels may be swapped. {HOW_TO_GET}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX header. {HOW_TO_GET}")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_IDX_DTYPES[dtype_code])
+    want = int(np.prod(dims)) * dtype.itemsize
+    got = len(data) - header
+    if got != want:
+        raise DataError(f"{path}: header says {dims} items ({want} bytes of data) but the file "
+                        f"has {got}; it is {'truncated' if got < want else 'too long'}. "
+                        f"{HOW_TO_GET}")
+    if expected_count is not None and dims[0] != expected_count:
+        raise DataError(f"{path}: {dims[0]} items, expected {expected_count}. {HOW_TO_GET}")
+    if sha1 is not None:
+        digest = hashlib.sha1(data).hexdigest()
+        if digest != sha1:
+            raise DataError(f"{path}: content checksum {digest} does not match Fashion-MNIST's "
+                            f"({sha1}); the file is corrupt or another data set. {HOW_TO_GET}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(
+        dtype.newbyteorder("="), copy=False)
+
+
+# ------------------------------------------------------------ where the data is
+def _cache_dir() -> Path:
+    home = os.environ.get("MXNET_HOME", os.path.join(os.path.expanduser("~"), ".mxnet"))
+    return Path(home) / "datasets" / "fashion-mnist"
+
+
+def search_locations(root: str | os.PathLike | None = None) -> list[Path]:
+    """The folders searched, in order: ``root``, ``$D2LNETS_DATA``, Gluon's
+    cache ``$MXNET_HOME/datasets/fashion-mnist``, then Debian's folder."""
+    places = []
+    if root is not None:
+        places.append(Path(root).expanduser())
+    if os.environ.get("D2LNETS_DATA"):
+        places.append(Path(os.environ["D2LNETS_DATA"]).expanduser())
+    places += [_cache_dir(), Path(DEBIAN_DIR)]
+    return places
+
+
+def _file_in(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / f"{name}.gz", folder / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _all_names() -> list[str]:
+    return [n for pair in FILES.values() for n in pair]
+
+
+def download(url: str, dest: Path, sha1: str, timeout: float = 30.0) -> None:
+    """Fetch ``url`` into ``dest`` atomically, checking the sha1 of the bytes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(resp, out)
+        with open(tmp, "rb") as f:
+            digest = hashlib.sha1(f.read()).hexdigest()
+        if digest != sha1:
+            raise DataError(f"downloaded {url} has sha1 {digest}, expected {sha1}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def find_fashion_mnist(root: str | os.PathLike | None = None,
+                       downloader: Callable[[str, Path, str], None] | None = None) -> Path:
+    """The folder holding the four Fashion-MNIST files.
+
+    The first folder of :func:`search_locations` that holds any of them is
+    used (and must hold all four). When none does, the files are downloaded
+    from Gluon's mirror into Gluon's cache. The error, when all fails, lists
+    every place looked at and the ways to get the data.
+    """
+    places = search_locations(root)
+    for folder in places:
+        found = {n: _file_in(folder, n) for n in _all_names()}
+        if any(found.values()):
+            missing = [n for n, p in found.items() if p is None]
+            if missing:
+                raise DataError(f"{folder} holds only part of Fashion-MNIST: missing "
+                                f"{', '.join(m + '.gz' for m in missing)}. {HOW_TO_GET}")
+            return folder
+    cache = _cache_dir()
+    fetch = downloader or download
+    try:
+        for name in _all_names():
+            fetch(MIRROR + name + ".gz", cache / f"{name}.gz", GZ_SHA1[name])
+        return cache
+    except (OSError, DataError) as err:
+        looked = "\n".join(f"  - {p}" for p in places)
+        raise DataError(f"Fashion-MNIST not found. Looked in:\n{looked}\nand could not download "
+                        f"it from {MIRROR} ({err}).\n{HOW_TO_GET}") from None
+
+
+_CACHE: dict[tuple, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _load_sample() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if not SAMPLE_FILE.is_file():
+        raise DataError(f"the shipped sample {SAMPLE_FILE} is missing: reinstall d2lnets")
+    with np.load(SAMPLE_FILE) as z:
+        return {split: (z[f"{split}_images"], z[f"{split}_labels"]) for split in FILES}
+
+
+def load_fashion_mnist_arrays(root: str | os.PathLike | None = None, verify: bool = True,
+                              downloader: Callable | None = None
+                              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{'train': (images, labels), 'test': (...)}`` as uint8 (N, 28, 28) and int32 (N,)."""
+    if root is not None and str(root) == SAMPLE:
+        return _load_sample()
+    folder = find_fashion_mnist(root, downloader)
+    paths = {n: _file_in(folder, n) for n in _all_names()}
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths.values()) + (verify,)
+    if key in _CACHE:
+        return _CACHE[key]
+    out = {}
+    for split, (img_name, lbl_name) in FILES.items():
+        count = SPLIT_SIZE[split] if verify else None
+        images = read_idx(paths[img_name], 3, count, CONTENT_SHA1[img_name] if verify else None)
+        labels = read_idx(paths[lbl_name], 1, count, CONTENT_SHA1[lbl_name] if verify else None)
+        if len(images) != len(labels):
+            raise DataError(f"{paths[img_name]} has {len(images)} images but {paths[lbl_name]} "
+                            f"has {len(labels)} labels. {HOW_TO_GET}")
+        out[split] = (images, labels.astype(np.int32))
+    _CACHE.clear()
+    _CACHE[key] = out
+    return out
+
+
+# -------------------------------------------------------------------- batches
+@dataclass
+class FashionMNISTIter:
+    """Batches of an in-memory image set: slices, resized as a whole batch.
+
+    Iterating gives one epoch. With ``shuffle``, each epoch's order is a
+    permutation drawn from ``(seed, epoch)``, so a resumed run sees the same
+    batches; :meth:`epoch` also starts part-way through an epoch.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    batch_size: int
+    shuffle: bool = False
+    resize: int | None = None
+    seed: int = 0
+    ctx: object = None
+    current_epoch: int = 0
+
+    def __post_init__(self) -> None:
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size}")
+        if self.resize is not None and int(self.resize) < 1:
+            raise ValueError(f"resize must be a positive integer (e.g. 96); got {self.resize}")
+        self.batch_size = int(self.batch_size)
+        self._rank, self._num_parts = 0, 1
+
+    def __len__(self) -> int:
+        return -(-self.num_examples // self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self._indices(0))
+
+    def shard(self, rank: int, num_parts: int) -> FashionMNISTIter:
+        """Keep every ``num_parts``-th example starting at ``rank`` (one worker's share)."""
+        if not 0 <= rank < num_parts:
+            raise ValueError(f"rank {rank} is not in [0, {num_parts})")
+        self._rank, self._num_parts = rank, num_parts
+        return self
+
+    def _indices(self, epoch: int) -> np.ndarray:
+        n = len(self.images)
+        order = (np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle
+                 else np.arange(n))
+        return order[self._rank::self._num_parts] if self._num_parts > 1 else order
+
+    def set_epoch(self, epoch: int) -> None:
+        self.current_epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[tuple]:
+        it = self.epoch(self.current_epoch)
+        self.current_epoch += 1
+        return it
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple]:
+        """The batches of ``epoch``, from batch ``start_batch`` on."""
+        ctx = self.ctx or mx.cpu()
+        order = self._indices(epoch)
+        if self.shuffle is False and self._num_parts == 1:
+            order = None  # contiguous slices, no gather
+        n = len(self.images) if order is None else len(order)
+        for start in range(start_batch * self.batch_size, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            if order is None:
+                xb, yb = self.images[start:stop], self.labels[start:stop]
+            else:
+                idx = order[start:stop]
+                xb, yb = self.images[idx], self.labels[idx]
+            X = nd.array(xb[:, None], ctx=ctx, dtype="uint8").astype("float32") / 255.0
+            if self.resize:
+                X = nd.contrib.BilinearResize2D(X, height=int(self.resize), width=int(self.resize),
+                                                align_corners=False)
+            yield X, nd.array(yb, ctx=ctx, dtype="int32")
+
+
+def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
+                            root: str | os.PathLike | None = None, seed: int = 0,
+                            subset: int | None = None, verify: bool = True,
+                            ctx: object = None) -> tuple[FashionMNISTIter, FashionMNISTIter]:
+    """``(train_iter, test_iter)`` as in the book, found offline (see
+    :func:`find_fashion_mnist`). ``root='sample'`` uses the shipped sample;
+    ``subset=N`` keeps the first N training images; the training batches are
+    shuffled every epoch from ``seed``."""
+    arrays = load_fashion_mnist_arrays(root, verify=verify)
+    (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
+    if subset is not None:
+        if int(subset) < 1:
+            raise ValueError(f"subset must be a positive number of images; got {subset}")
+        xtr, ytr = xtr[: int(subset)], ytr[: int(subset)]
+    train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx)
+    test = FashionMNISTIter(xte, yte, batch_size, shuffle=False, resize=resize, seed=seed, ctx=ctx)
+    return train, test

@@ -1,0 +1,76 @@
+"""Figures: the book's ``show_fashion_mnist`` and training curves. Headless (Agg) unless
+a notebook or a display backend is already in use."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["use_svg_display", "set_figsize", "show_fashion_mnist", "plot_history"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+    if "MPLBACKEND" not in os.environ and not os.environ.get("DISPLAY") \
+            and "ipykernel" not in __import__("sys").modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def use_svg_display() -> None:
+    """Draw SVG in notebooks (the book's helper); a no-op outside IPython."""
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("svg")
+    except ImportError:
+        pass
+
+
+def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
+    """Set matplotlib's default figure size (the book's helper)."""
+    _pyplot().rcParams["figure.figsize"] = figsize
+
+
+def show_fashion_mnist(images: Sequence[Any], labels: Sequence[str], path: str | None = None) -> Any:
+    """One row of images with their labels as titles (the book's helper).
+
+    ``images`` are (28, 28), (1, 28, 28) or (28, 28, 1) arrays or NDArrays.
+    With ``path`` the figure is also saved there. Returns the figure.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(images), figsize=(max(1.2 * len(images), 2), 1.6))
+    axes = [axes] if len(images) == 1 else list(axes)
+    for ax, img, lbl in zip(axes, images, labels):
+        arr = img.asnumpy() if hasattr(img, "asnumpy") else img
+        ax.imshow(arr.reshape(arr.shape[-2:] if arr.shape[0] == 1 else arr.shape[:2]), cmap="gray")
+        ax.set_title(str(lbl), fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    if path:
+        fig.savefig(path)
+    return fig
+
+
+def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
+    """Loss and accuracy per epoch; saved as PNG at ``path`` when given."""
+    plt = _pyplot()
+    rows = history.epochs if hasattr(history, "epochs") else list(history)
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
+    ax1.plot(epochs, [r["loss"] for r in rows], "o-", label="train loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot(epochs, [r["train_acc"] for r in rows], "o-", label="train acc")
+    ax2.plot(epochs, [r["test_acc"] for r in rows], "s--", label="test acc")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.legend()
+    fig.tight_layout()
+    if path is not None:
+        tmp = f"{path}.tmp.png"
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,93 @@
+"""The d2lnets command: a smoke run, the summary, and bad arguments (exit 2, no traceback)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from d2lnets import data as D
+from d2lnets.cli import main
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "d2lnets", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_train_smoke_on_the_sample(tmp_path):
+    out = tmp_path / "run"
+    r = run("train", "lenet-bn", "--data", "sample", "--epochs", "2", "--batch-size", "64",
+            "--subset", "512", "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "training on cpu(0)" and lines[1].startswith("epoch 1, loss ")
+    assert len(lines) == 3 and "Traceback" not in r.stderr
+    assert "512 training images" in r.stderr
+    rows = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and (out / "curves.png").is_file()
+    # resume the finished run for one more epoch
+    r2 = run("train", "lenet-bn", "--data", "sample", "--epochs", "3", "--batch-size", "64",
+             "--subset", "512", "--out", str(out), "--resume")
+    assert r2.returncode == 0, r2.stderr
+    epochs = [ln for ln in r2.stdout.splitlines() if ln.startswith("epoch ")]
+    assert "resuming from" in r2.stdout and len(epochs) == 1 and epochs[0].startswith("epoch 3,")
+    # a new run into the same folder moves the old one aside; nothing is lost
+    r3 = run("train", "lenet-bn", "--data", "sample", "--epochs", "1", "--subset", "256",
+             "--out", str(out))
+    assert r3.returncode == 0 and "was moved to" in r3.stderr
+    assert len(list(tmp_path.glob("run-*"))) == 1
+
+
+def test_summary_command(capsys):
+    assert main(["summary", "resnet18", "--resize", "96"]) == 0
+    out = capsys.readouterr().out
+    assert "(1, 512, 3, 3)" in out and "11,178,378" in out
+
+
+def test_models_command(capsys):
+    assert main(["models"]) == 0
+    assert "densenet121" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "resnet19"], "unknown model 'resnet19' (did you mean resnet18"),
+    (["train", "lenet-bn", "--epochs", "0"], "expected a positive integer, got 0"),
+    (["train", "lenet-bn", "--epochs", "two"], "expected a positive integer, got 'two'"),
+    (["train", "lenet-bn", "--lr", "-1"], "expected a positive finite number"),
+    (["train", "lenet-bn", "--lr", "nan"], "expected a positive finite number"),
+    (["train", "lenet-bn", "--batch-size", "0"], "expected a positive integer"),
+    (["train", "lenet-bn", "--resize", "-96"], "expected a positive integer"),
+    (["train", "lenet-bn", "--subset", "0"], "expected a positive integer"),
+    (["train", "lenet-bn", "--seed", "-1"], "expected an integer >= 0"),
+    (["train", "lenet-bn", "--warmup", "inf"], "expected a finite number >= 0"),
+    (["train", "lenet-bn", "--ctx", "tpu:0"], "bad context 'tpu:0'"),
+    (["train", "lenet-bn", "--schedule", "step"], "invalid choice: 'step'"),
+    (["train", "lenet-bn", "--bogus"], "unrecognized arguments: --bogus"),
+    (["summary", "resnet18", "--resize", "x"], "expected a positive integer"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_bad_arguments_exit_2_without_traceback(args, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(args)
+    assert err.value.code == 2
+    text = capsys.readouterr().err
+    assert message in text and "Traceback" not in text
+
+
+def test_missing_data_exits_1_with_the_places(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("D2LNETS_DATA", raising=False)
+    monkeypatch.setattr(D, "DEBIAN_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(D, "download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
+    code = main(["train", "lenet-bn", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Fashion-MNIST not found" in err and str(tmp_path / "nowhere") in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_and_exit_code_2_for_real():
+    r = run("train", "lenet-bn", "--epochs", "0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert run("--help").returncode == 0
