@@ -2,8 +2,9 @@
 
 ``load_data_fashion_mnist(batch_size, resize=None, root=None)`` keeps the
 book's signature and batch format (X float32 in [0, 1], shape (B, 1, H, W);
-y int32). The whole set lives in one uint8 array; a batch is a slice, resized
-as a whole (bilinear, like the book's ``transforms.Resize``) by one MXNet op.
+y int32). The set is read into one uint8 array, scaled and resized once
+(bilinear, like the book's ``transforms.Resize``) by MXNet ops on whole chunks,
+and kept as one NDArray; a batch is a slice or a ``take`` of it.
 """
 from __future__ import annotations
 
@@ -245,9 +246,19 @@ def load_fashion_mnist_arrays(root: str | os.PathLike | None = None, verify: boo
 
 
 # -------------------------------------------------------------------- batches
+#: the prepared (scaled, resized) set is kept as one float32 NDArray up to this size
+CACHE_BYTES = int(os.environ.get("D2LNETS_CACHE_BYTES", 4 << 30))
+
+
 @dataclass
 class FashionMNISTIter:
-    """Batches of an in-memory image set: slices, resized as a whole batch.
+    """Batches of an in-memory image set.
+
+    On first use the whole split is scaled to [0, 1] and resized (bilinear,
+    half-pixel centres, as the book's ``transforms.Resize``) once, in chunks,
+    into one float32 NDArray on ``ctx``; a batch is then a slice (in order) or
+    one ``take`` (shuffled) of it. A set larger than ``CACHE_BYTES`` (e.g.
+    224x224) is resized batch by batch instead.
 
     Iterating gives one epoch. With ``shuffle``, each epoch's order is a
     permutation drawn from ``(seed, epoch)``, so a resumed run sees the same
@@ -262,6 +273,7 @@ class FashionMNISTIter:
     seed: int = 0
     ctx: object = None
     current_epoch: int = 0
+    cache: bool | None = None
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1:
@@ -270,6 +282,7 @@ class FashionMNISTIter:
             raise ValueError(f"resize must be a positive integer (e.g. 96); got {self.resize}")
         self.batch_size = int(self.batch_size)
         self._rank, self._num_parts = 0, 1
+        self._store: tuple | None = None
 
     def __len__(self) -> int:
         return -(-self.num_examples // self.batch_size)
@@ -277,6 +290,10 @@ class FashionMNISTIter:
     @property
     def num_examples(self) -> int:
         return len(self._indices(0))
+
+    @property
+    def side(self) -> int:
+        return int(self.resize) if self.resize else self.images.shape[-1]
 
     def shard(self, rank: int, num_parts: int) -> FashionMNISTIter:
         """Keep every ``num_parts``-th example starting at ``rank`` (one worker's share)."""
@@ -299,25 +316,54 @@ class FashionMNISTIter:
         self.current_epoch += 1
         return it
 
+    def _prepare(self, images: np.ndarray, ctx: object, out: nd.NDArray | None = None
+                 ) -> nd.NDArray:
+        """uint8 (B, H, W) -> float32 (B, 1, S, S) in [0, 1] on ``ctx`` (into ``out``)."""
+        b, h, w = images.shape
+        X = nd.array(images, ctx=ctx, dtype="uint8").astype("float32").reshape((b, 1, h, w))
+        if not self.resize:
+            return nd.broadcast_mul(X, nd.full((1,), 1.0 / 255, ctx=ctx), out=out) \
+                if out is not None else X * (1.0 / 255)
+        X *= 1.0 / 255
+        kw = {"height": self.side, "width": self.side, "align_corners": False}
+        if out is not None:
+            return nd.contrib.BilinearResize2D(X, out=out, **kw)
+        return nd.contrib.BilinearResize2D(X, **kw)
+
+    def _cached(self, ctx: object) -> tuple | None:
+        use = self.cache
+        nbytes = len(self.images) * self.side * self.side * 4
+        if use is None:
+            use = nbytes <= CACHE_BYTES
+        if not use:
+            return None
+        if self._store is None or self._store[0].context != ctx:
+            store = nd.empty((len(self.images), 1, self.side, self.side), ctx=ctx)
+            chunk = 2048
+            for s in range(0, len(self.images), chunk):
+                self._prepare(self.images[s:s + chunk], ctx, out=store[s:s + chunk])
+            self._store = (store, nd.array(self.labels, ctx=ctx, dtype="int32"))
+        return self._store
+
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple]:
         """The batches of ``epoch``, from batch ``start_batch`` on."""
         ctx = self.ctx or mx.cpu()
         order = self._indices(epoch)
-        if self.shuffle is False and self._num_parts == 1:
-            order = None  # contiguous slices, no gather
-        n = len(self.images) if order is None else len(order)
+        contiguous = self.shuffle is False and self._num_parts == 1
+        store = self._cached(ctx)
+        n = len(order)
         for start in range(start_batch * self.batch_size, n, self.batch_size):
             stop = min(start + self.batch_size, n)
-            if order is None:
-                xb, yb = self.images[start:stop], self.labels[start:stop]
-            else:
-                idx = order[start:stop]
-                xb, yb = self.images[idx], self.labels[idx]
-            X = nd.array(xb[:, None], ctx=ctx, dtype="uint8").astype("float32") / 255.0
-            if self.resize:
-                X = nd.contrib.BilinearResize2D(X, height=int(self.resize), width=int(self.resize),
-                                                align_corners=False)
-            yield X, nd.array(yb, ctx=ctx, dtype="int32")
+            if store is not None:
+                if contiguous:
+                    yield store[0][start:stop], store[1][start:stop]
+                else:
+                    idx = nd.array(order[start:stop], ctx=ctx, dtype="int32")
+                    yield nd.take(store[0], idx), nd.take(store[1], idx)
+                continue
+            idx = slice(start, stop) if contiguous else order[start:stop]
+            yield (self._prepare(self.images[idx], ctx),
+                   nd.array(self.labels[idx], ctx=ctx, dtype="int32"))
 
 
 def load_data_fashion_mnist(batch_size: int, resize: int | None = None,

@@ -39,9 +39,10 @@ def test_train_ch5_prints_the_books_lines(capsys):
 
 def test_short_run_on_the_sample_learns():
     train_iter, test_iter = d2l.load_data_fashion_mnist(32, root="sample")
-    net, trainer = lenet(lr=0.5)
+    net, trainer = lenet(lr=0.1)
     hist = d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 3, log=None, progress=False)
-    assert hist.epochs[-1]["test_acc"] > 0.6  # chance is 0.1
+    assert hist.epochs[-1]["test_acc"] > 0.6  # chance is 0.1; 0.73 here
+    assert hist.epochs[-1]["train_acc"] > 0.65
     assert hist.epochs[-1]["loss"] < hist.epochs[0]["loss"]
 
 
