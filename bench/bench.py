@@ -57,8 +57,9 @@ def worker_step(model: str, batch: int, side: int, steps: int, amp: str | None =
     if amp:
         from mxnet.contrib import amp as mx_amp
         mx_amp.init(target_dtype=amp)
-    import d2lnets as d2l
     from mxnet import autograd, gluon, init, nd
+
+    import d2lnets as d2l
 
     net = d2l.get_model(model)
     net.initialize(init.Xavier())
@@ -89,8 +90,9 @@ def worker_step(model: str, batch: int, side: int, steps: int, amp: str | None =
 
 def worker_eval(model: str, batch: int, side: int, steps: int, backend: str | None) -> dict:
     """Prediction images/s, hybridized, optionally through optimize_for(backend)."""
-    import d2lnets as d2l
     from mxnet import init, nd
+
+    import d2lnets as d2l
 
     net = d2l.get_model(model)
     net.initialize(init.Xavier())
@@ -114,9 +116,10 @@ def worker_amp_accuracy(model: str, amp: str | None, images: int, epochs: int) -
     if amp:
         from mxnet.contrib import amp as mx_amp
         mx_amp.init(target_dtype=amp)
-    import d2lnets as d2l
     import mxnet as mx
     from mxnet import gluon, init
+
+    import d2lnets as d2l
 
     train_iter, test_iter = d2l.load_data_fashion_mnist(64, resize=96, root="sample",
                                                         subset=images)
@@ -134,8 +137,9 @@ def worker_amp_accuracy(model: str, amp: str | None, images: int, epochs: int) -
 
 def worker_peak() -> dict:
     """fp32 GEMM GFLOP/s: the better of BLAS (nd.dot) and oneDNN (FullyConnected)."""
-    import d2lnets  # noqa: F401  (threads)
     from mxnet import nd
+
+    import d2lnets  # noqa: F401  (threads)
 
     best = {}
     for name, n in (("dot", 2048), ("fully_connected", 2048)):
@@ -154,8 +158,9 @@ def worker_peak() -> dict:
 
 def worker_data(side: int, root: str | None) -> dict:
     """d2lnets's pipeline alone: batches/s over one whole training epoch."""
-    import d2lnets as d2l
     from mxnet import nd
+
+    import d2lnets as d2l
 
     train_iter, _ = d2l.load_data_fashion_mnist(256, resize=side, root=root)
     start = time.perf_counter()
