@@ -141,11 +141,12 @@ def worker_peak() -> dict:
 
     import d2lnets  # noqa: F401  (threads)
 
+    n = 2048
+    a, b = nd.random.uniform(shape=(n, n)), nd.random.uniform(shape=(n, n))
+    ways = {"dot": lambda: nd.dot(a, b),
+            "fully_connected": lambda: nd.FullyConnected(a, b, num_hidden=n, no_bias=True)}
     best = {}
-    for name, n in (("dot", 2048), ("fully_connected", 2048)):
-        a, b = nd.random.uniform(shape=(n, n)), nd.random.uniform(shape=(n, n))
-        run = (lambda: nd.dot(a, b)) if name == "dot" else \
-            (lambda: nd.FullyConnected(a, b, num_hidden=n, no_bias=True))
+    for name, run in ways.items():
         run().wait_to_read()
         times = []
         for _ in range(5):
