@@ -98,7 +98,9 @@ def worker_eval(model: str, batch: int, side: int, steps: int, backend: str | No
     net.initialize(init.Xavier())
     X = nd.random.uniform(shape=(batch, 1, side, side))
     if backend:
-        net(X)
+        # optimize_for while the first forward is still running fails later with
+        # "We can't generate TBlob for MKLDNN data" (MXNet 1.9.1): wait for it
+        net(X).wait_to_read()
         net.optimize_for(X, backend=backend, static_alloc=True, static_shape=True)
     else:
         net.hybridize(static_alloc=True, static_shape=True)
