@@ -84,6 +84,9 @@ def save_checkpoint(folder: str | os.PathLike, net: Any, trainer: Any, meta: dic
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # one writer per run folder: a temporary folder left now is from a killed writer
+        for stale in folder.glob(f".{PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}."))
         net.save_parameters(str(tmp / PARAMS))
         files = [PARAMS]

@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default runs/MODEL)")
     t.add_argument("--resume", nargs="?", const=True, default=None, metavar="PATH",
                    help="continue the run in --out (or in PATH)")
+    t.add_argument("--no-verify", action="store_true",
+                   help="skip the Fashion-MNIST checksums (other IDX data, e.g. MNIST)")
     t.add_argument("--seed", type=_non_negative_int, default=0, help="default 0")
     t.add_argument("--subset", type=_positive_int, help="train on the first N images only")
     t.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
@@ -199,7 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is None and rank == 0:
         _fresh_run_folder(out)
     train_iter, test_iter = load_data_fashion_mnist(args.batch_size, resize=resize, root=args.data,
-                                                    seed=args.seed, subset=args.subset)
+                                                    seed=args.seed, subset=args.subset,
+                                                    verify=not args.no_verify)
     if num_workers > 1:
         train_iter.shard(rank, num_workers)
     from .training import set_seed

@@ -190,7 +190,11 @@ def find_fashion_mnist(root: str | os.PathLike | None = None,
     every place looked at and the ways to get the data.
     """
     places = search_locations(root)
-    for folder in places:
+    for i, folder in enumerate(places):
+        chosen = i < len(places) - 2  # root and $D2LNETS_DATA were named by the user
+        if chosen and folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise DataError(f"cannot read the data folder {folder}: permission denied. Fix its "
+                            f"permissions (chmod a+rx) or copy the data elsewhere. {HOW_TO_GET}")
         found = {n: _file_in(folder, n) for n in _all_names()}
         if any(found.values()):
             missing = [n for n, p in found.items() if p is None]

@@ -44,7 +44,8 @@ class TrainingInterrupted(Exception):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite, or exploded past ``max_loss`` per
+    example; the last good checkpoint is kept."""
 
 
 def set_seed(seed: int) -> None:
@@ -161,7 +162,8 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
           resume: str | os.PathLike | bool | None = None, seed: int | None = None,
           schedule: str = "constant", warmup_epochs: float = 0.0,
           log: Callable[[str], None] | None = print, is_root: bool = True,
-          plot: bool = True, watchdog: Any = None, batch_size: int | None = None) -> History:
+          plot: bool = True, watchdog: Any = None, batch_size: int | None = None,
+          max_loss: float | None = 1e4) -> History:
     """Train ``net`` and return its :class:`History`.
 
     - ``ctx``: one context or a list; each batch is split across the list and
@@ -181,8 +183,11 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
     - ``seed``: the shuffling order of every epoch (with d2lnets iterators).
     - ``schedule``: ``constant`` (the book) or ``cosine``; ``warmup_epochs``
       of linear warm-up, for either, scale from the trainer's learning rate.
-    - Raises :class:`NonFiniteLossError` when the loss is NaN or infinite and
-      :class:`TrainingInterrupted` on SIGINT/SIGTERM, after a checkpoint.
+    - Raises :class:`NonFiniteLossError` when the loss is NaN or infinite, or
+      larger than ``max_loss`` per example (a cross-entropy of 1e4 means the
+      run has diverged: with batch norm a far too large learning rate gives
+      huge but finite losses), and :class:`TrainingInterrupted` on
+      SIGINT/SIGTERM, after a checkpoint.
     """
     ctxs = _as_list(ctx)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
@@ -267,15 +272,15 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
                 batch += 1
                 # bound the work queued ahead of the device; the value read here was
                 # computed two batches ago, so the read does not stall the device
-                window.append((batch, sums))
+                window.append((batch, sums, X.shape[0]))
                 if len(window) > 2:
-                    _check_finite(*window.popleft(), epoch, last_good, trainer)
+                    _check_loss(*window.popleft(), epoch, last_good, trainer, max_loss)
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
                 bar.close()
             while window:
-                _check_finite(*window.popleft(), epoch, last_good, trainer)
+                _check_loss(*window.popleft(), epoch, last_good, trainer, max_loss)
             if stop.signum is not None:
                 nd.waitall()
                 part = {"loss_sum": float(sum(v.asscalar() for v in l_sum)),
@@ -292,7 +297,7 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
             total_l = float(sum(v.asscalar() for v in l_sum))
             total_c = float(sum(v.asscalar() for v in c_sum))
             if not math.isfinite(total_l):
-                _raise_non_finite(total_l, epoch, batch, last_good, trainer)
+                _raise_diverged(f"became {total_l}", epoch, batch, last_good, trainer)
             row = {"epoch": epoch + 1, "loss": total_l / n, "train_acc": total_c / n,
                    "test_acc": test_acc, "time": elapsed + time.time() - start,
                    "lr": trainer.learning_rate}
@@ -302,26 +307,39 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
                                   row["time"]))
             if out is not None and is_root:
                 last_good = checkpoint(epoch + 1, 0, None)
-                history.write_jsonl(out / "history.jsonl")
-                if plot:
-                    from .plotting import plot_history
-                    plot_history(history, out / "curves.png")
+                _write_extras(history, out, plot, log)
     return history
 
 
-def _check_finite(batch: int, sums: list, epoch: int, last_good: str | None,
-                  trainer: gluon.Trainer) -> None:
+def _write_extras(history: History, out: Path, plot: bool, log: Callable | None) -> None:
+    """history.jsonl and curves.png: conveniences (the checkpoint holds the
+    history too), so a failure to write them is a warning, not an error."""
+    try:
+        history.write_jsonl(out / "history.jsonl")
+        if plot:
+            from .plotting import plot_history
+            plot_history(history, out / "curves.png")
+    except OSError as err:
+        print(f"d2lnets: warning: could not write history/curves in {out}: {err}",
+              file=sys.stderr)
+
+
+def _check_loss(batch: int, sums: list, size: int, epoch: int, last_good: str | None,
+                trainer: gluon.Trainer, max_loss: float | None) -> None:
     value = float(sum(s.asscalar() for s in sums))
     if not math.isfinite(value):
-        _raise_non_finite(value, epoch, batch, last_good, trainer)
+        _raise_diverged(f"became {value}", epoch, batch, last_good, trainer)
+    if max_loss is not None and value / size > max_loss:
+        _raise_diverged(f"exploded to {value / size:.3g} per example (more than {max_loss:g})",
+                        epoch, batch, last_good, trainer)
 
 
-def _raise_non_finite(value: float, epoch: int, batch: int, last_good: str | None,
-                      trainer: gluon.Trainer) -> None:
+def _raise_diverged(what: str, epoch: int, batch: int, last_good: str | None,
+                    trainer: gluon.Trainer) -> None:
     kept = (f"The last good checkpoint, {last_good}, is kept." if last_good
             else "No checkpoint was written before it.")
     raise NonFiniteLossError(
-        f"the loss became {value} in epoch {epoch + 1} (batch {batch}) at learning rate "
+        f"the loss {what} in epoch {epoch + 1} (batch {batch}) at learning rate "
         f"{trainer.learning_rate:g}: training diverged. Lower the learning rate (--lr) and "
         f"run again. {kept}")
 

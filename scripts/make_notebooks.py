@@ -1,0 +1,233 @@
+"""Write notebooks/*.ipynb (outputs stripped) from the cells below.
+
+    python scripts/make_notebooks.py
+
+The notebooks are the chapter's three sections on top of d2lnets. With
+D2LNETS_QUICK=1 they train one epoch on the shipped sample (CI does this);
+otherwise they use the book's full settings on Fashion-MNIST.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parent.parent / "notebooks"
+
+SETUP = '''import os
+import d2lnets as d2l
+import mxnet as mx
+from mxnet import autograd, gluon, init, nd
+from mxnet.gluon import nn
+
+QUICK = os.environ.get("D2LNETS_QUICK") == "1"  # CI: one epoch on the shipped sample
+ctx = d2l.try_gpu()
+print("quick mode" if QUICK else "the book's full settings", "on", ctx)'''
+
+
+def train_cell(model: str, lr: float, resize: int | None, epochs: int = 5) -> str:
+    resize_arg = f", resize={resize}" if resize else ""
+    return f'''batch_size, num_epochs, lr = (64, 1, {lr}) if QUICK else (256, {epochs}, {lr})
+train_iter, test_iter = d2l.load_data_fashion_mnist(
+    batch_size{resize_arg}, root="sample" if QUICK else None)
+d2l.set_seed(0)
+net = d2l.get_model("{model}")
+net.initialize(ctx=ctx, init=init.Xavier())
+trainer = gluon.Trainer(net.collect_params(), "sgd", {{"learning_rate": lr}})
+history = d2l.train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, num_epochs)'''
+
+
+CURVES = '''%matplotlib inline
+d2l.plot_history(history);'''
+
+PREDICT = '''X, y = next(iter(test_iter))
+X, y = X[:8], y[:8]
+true_labels = d2l.get_fashion_mnist_labels(y.asnumpy())
+pred_labels = d2l.get_fashion_mnist_labels(net(X.as_in_context(ctx)).argmax(axis=1).asnumpy())
+titles = [f"{t}\\n{p}" for t, p in zip(true_labels, pred_labels)]
+d2l.show_fashion_mnist(X[:, 0], titles);'''
+
+
+def batch_norm() -> list:
+    return [
+        new_markdown_cell("# 批量归一化 (Batch Normalization)\n\n"
+                          "批量归一化在训练时用小批量的均值和标准差不断调整中间输出, "
+                          "使深层网络各层的数值更稳定。"
+                          "\n\nDuring training, batch normalization standardises each layer's "
+                          "intermediate output with the mean and standard deviation of the current "
+                          "mini-batch, which keeps deep networks numerically stable. At prediction "
+                          "time it uses moving averages estimated during training instead."),
+        new_code_cell(SETUP),
+        new_markdown_cell("## 从零开始实现 (Implementation from scratch)\n\n"
+                          "全连接层: 对每个特征在批量维上归一化; "
+                          "卷积层: 对每个通道在 (批量, 高, 宽) 上归一化。\n\n"
+                          "For a dense layer each feature is normalised over the batch; for a "
+                          "convolution each channel is normalised over batch, height and width. "
+                          "This is the chapter's `batch_norm`, as d2lnets ships it:"),
+        new_code_cell("import inspect\nprint(inspect.getsource(d2l.batch_norm))"),
+        new_code_cell('''X = nd.arange(24).reshape((4, 6))  # 4 samples, 6 features
+gamma, beta = nd.ones((1, 6)), nd.zeros((1, 6))
+moving_mean, moving_var = nd.zeros((1, 6)), nd.ones((1, 6))
+with autograd.record():  # training mode: batch statistics
+    Y, moving_mean, moving_var = d2l.batch_norm(X, gamma, beta, moving_mean, moving_var,
+                                                eps=1e-5, momentum=0.9)
+print("per-feature mean:", Y.mean(axis=0))          # 0
+print("per-feature variance:", (Y ** 2).mean(axis=0))  # 1 (up to eps)
+print("moving mean after one step:", moving_mean)'''),
+        new_markdown_cell("`BatchNorm` wraps it as a layer. Its moving statistics are "
+                          "Parameters (saved with the net, moved with its context) and it "
+                          "hybridizes.\n\n"
+                          "**Pitfall / 注意:** like every BatchNorm, it uses the batch "
+                          "statistics only inside `autograd.record()` (training mode). Called "
+                          "outside it, it normalises with the moving statistics, even when you "
+                          "meant to train:"),
+        new_code_cell('''bn = d2l.BatchNorm(3, num_dims=4)
+bn.initialize()
+X = nd.random.normal(5, 2, shape=(8, 3, 4, 4))
+print("prediction mode, per-channel mean:", bn(X).mean(axis=(0, 2, 3)))  # ~5: moving stats
+with autograd.record():
+    print("training mode, per-channel mean:", bn(X).mean(axis=(0, 2, 3)))  # ~0: batch stats'''),
+        new_markdown_cell("## 使用批量归一化层的LeNet (LeNet with batch normalization)"),
+        new_code_cell('''net = d2l.lenet_bn(scratch=True)
+d2l.summary(net, (1, 1, 28, 28));'''),
+        new_code_cell(train_cell("lenet_bn_scratch", 1.0, None)),
+        new_code_cell(CURVES),
+        new_markdown_cell("学到的拉伸参数 gamma 和偏移参数 beta (the learned scale and shift of "
+                          "the first BN layer):"),
+        new_code_cell("net[1].gamma.data().reshape((-1,)), net[1].beta.data().reshape((-1,))"),
+        new_markdown_cell("## 简洁实现 (Concise implementation with Gluon's `nn.BatchNorm`)"),
+        new_code_cell(train_cell("lenet_bn", 1.0, None)),
+        new_code_cell(CURVES),
+        new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
+        new_code_cell(PREDICT),
+        new_markdown_cell("## 练习 (Exercises)\n\n"
+                          "1. 把批量归一化放在激活函数之后 (BN after the activation instead of "
+                          "before). 2. 固定拉伸和偏移参数 (gamma and beta frozen with "
+                          "`grad_req='null'`). Short runs on the sample, same seed:"),
+        new_code_cell('''def lenet_variant(bn_after_activation):
+    def block(layer):  # a conv or dense layer with its BN and sigmoid, in either order
+        bn, act = nn.BatchNorm(), nn.Activation("sigmoid")
+        return [layer, act, bn] if bn_after_activation else [layer, bn, act]
+    net = nn.HybridSequential()
+    net.add(*block(nn.Conv2D(6, 5)), nn.MaxPool2D(2, 2), *block(nn.Conv2D(16, 5)),
+            nn.MaxPool2D(2, 2), *block(nn.Dense(120)), *block(nn.Dense(84)), nn.Dense(10))
+    return net
+
+def short_run(net, epochs=2):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(64, root="sample")
+    net.initialize(init.Xavier(), ctx=ctx, force_reinit=True)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.3})
+    h = d2l.train(net, train_iter, test_iter, trainer, ctx, 1 if QUICK else epochs, log=None, seed=0)
+    return round(h.epochs[-1]["train_acc"], 3), round(h.epochs[-1]["test_acc"], 3)
+
+d2l.set_seed(0)
+print("BN before activation (train acc, test acc):", short_run(lenet_variant(False)))
+d2l.set_seed(0)
+print("BN after activation  (train acc, test acc):", short_run(lenet_variant(True)))'''),
+        new_code_cell('''d2l.set_seed(0)
+frozen = d2l.lenet_bn()
+frozen.initialize(init.Xavier(), ctx=ctx)
+frozen(nd.zeros((2, 1, 28, 28), ctx=ctx))
+for name, p in frozen.collect_params(".*(gamma|beta)").items():
+    p.grad_req = "null"
+print("gamma, beta frozen (train acc, test acc):", short_run(frozen))'''),
+    ]
+
+
+def resnet() -> list:
+    return [
+        new_markdown_cell("# 残差网络 (ResNet)\n\n"
+                          "残差块让输入通过跨层的数据线路更快地向前传播: 只需学出残差映射 f(x) − x。\n\n"
+                          "A residual block only has to learn the residual f(x) − x: the input "
+                          "skips the two convolutions and is added back before the last ReLU."),
+        new_code_cell(SETUP),
+        new_markdown_cell("## 残差块 (Residual blocks)"),
+        new_code_cell('''blk = d2l.Residual(3)
+blk.initialize()
+X = nd.random.uniform(shape=(4, 3, 6, 6))
+blk(X).shape'''),
+        new_markdown_cell("改变通道数并将高和宽减半 (a 1x1 convolution changes the channels; "
+                          "stride 2 halves height and width):"),
+        new_code_cell('''blk = d2l.Residual(6, use_1x1conv=True, strides=2)
+blk.initialize()
+blk(X).shape'''),
+        new_markdown_cell("## ResNet模型 (The ResNet-18 model)\n\n"
+                          "7x7 conv, BN, ReLU, 3x3 max pool, four stages of two residual blocks, "
+                          "global average pooling and a dense layer: 18 layers. The book's shape "
+                          "walk, with parameters and multiply-adds:"),
+        new_code_cell('''net = d2l.resnet18()
+d2l.summary(net, (1, 1, 224, 224));'''),
+        new_code_cell('''net.initialize()
+X = nd.random.uniform(shape=(1, 1, 224, 224))
+for layer in net:
+    X = layer(X)
+    print(layer.name, "output shape:\\t", X.shape)'''),
+        new_markdown_cell("## 训练模型 (Training): lr 0.05, images resized to 96x96"),
+        new_code_cell(train_cell("resnet18", 0.05, 96)),
+        new_code_cell(CURVES),
+        new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
+        new_code_cell(PREDICT),
+        new_markdown_cell("## 练习 (Exercises)\n\n"
+                          "ResNet-18 与 ResNet-152 的参数量 (parameters of ResNet-18 against "
+                          "ResNet-152; ResNet-152 uses bottleneck blocks):"),
+        new_code_cell('''for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+    s = d2l.summary(d2l.get_model(name), (1, 1, 224, 224), print_fn=None)
+    print(f"{name:<10} {s.total_params:>12,} parameters {s.total_macs / 1e9:8.2f} G mult-adds")'''),
+    ]
+
+
+def densenet() -> list:
+    return [
+        new_markdown_cell("# 稠密连接网络 (DenseNet)\n\n"
+                          "与ResNet将输入与输出相加不同, DenseNet在通道维上连结输入与输出。\n\n"
+                          "Where ResNet adds a block's input to its output, DenseNet concatenates "
+                          "them along the channels."),
+        new_code_cell(SETUP),
+        new_markdown_cell("## 稠密块 (Dense blocks)\n\n"
+                          "Each conv block is BN, ReLU, 3x3 conv; the block's channels grow by "
+                          "the growth rate with each conv:"),
+        new_code_cell('''blk = d2l.DenseBlock(2, 10)
+blk.initialize()
+X = nd.random.uniform(shape=(4, 3, 8, 8))
+Y = blk(X)
+Y.shape  # 3 + 2 * 10 = 23 channels'''),
+        new_markdown_cell("## 过渡层 (Transition layers)\n\n"
+                          "A 1x1 conv reduces the channels and 2x2 average pooling halves height "
+                          "and width:"),
+        new_code_cell('''blk = d2l.transition_block(10)
+blk.initialize()
+blk(Y).shape'''),
+        new_markdown_cell("## DenseNet模型 (The DenseNet model)\n\n"
+                          "The same stem as ResNet, four dense blocks of four convs (growth rate "
+                          "32) with transitions halving the channels, then BN, ReLU, global "
+                          "pooling and a dense layer:"),
+        new_code_cell('''net = d2l.densenet()
+d2l.summary(net, (1, 1, 96, 96));'''),
+        new_markdown_cell("## 训练模型 (Training): lr 0.1, images resized to 96x96"),
+        new_code_cell(train_cell("densenet", 0.1, 96)),
+        new_code_cell(CURVES),
+        new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
+        new_code_cell(PREDICT),
+        new_markdown_cell("## 练习 (Exercises)\n\nDenseNet 与 ResNet 的参数量 (parameters of "
+                          "DenseNet against ResNet, at the same input):"),
+        new_code_cell('''for name in ("densenet", "resnet18", "densenet121", "resnet50"):
+    s = d2l.summary(d2l.get_model(name), (1, 1, 96, 96), print_fn=None)
+    print(f"{name:<12} {s.total_params:>12,} parameters {s.total_macs / 1e9:8.2f} G mult-adds")'''),
+    ]
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    meta = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}}
+    for name, cells in (("batch-norm", batch_norm()), ("resnet", resnet()), ("densenet", densenet())):
+        nb = new_notebook(cells=cells, metadata=meta)
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{name}-{i}"
+        nbformat.write(nb, OUT / f"{name}.ipynb")
+        print(f"wrote {OUT / name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

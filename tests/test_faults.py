@@ -1,0 +1,355 @@
+"""Fault injection: each failure a user can meet, caused for real, ends cleanly.
+
+Signals are real signals sent to a real `d2lnets train` process; the full disk is
+a real 512 KiB tmpfs where the machine lets us mount one (root), and a patched
+write otherwise; the unreadable folder is read by an unprivileged user.
+"""
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+import pytest
+from helpers import idx_bytes, write_fake_set
+from mxnet import gluon, init, nd
+
+import d2lnets as d2l
+from d2lnets import checkpoint as C
+from d2lnets import data as D
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+TRAIN = [sys.executable, "-m", "d2lnets", "train"]
+
+
+def cli(*args, timeout=600, **kw):
+    return subprocess.run([*TRAIN, *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout, **kw)
+
+
+def history(folder):
+    rows = [json.loads(x) for x in (Path(folder) / "history.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
+
+def final_params(folder):
+    ckpt = C.latest_checkpoint(folder)
+    return {k: v.asnumpy() for k, v in nd.load(str(ckpt / C.PARAMS)).items()}
+
+
+def no_temporaries(folder):
+    return not [p for p in Path(folder).iterdir() if p.name.startswith(".")]
+
+
+# ---- interrupted runs ---------------------------------------------------------------
+SMALL = ["lenet-bn", "--data", "sample", "--batch-size", "8", "--seed", "3", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_sigint_mid_epoch_saves_and_resume_repeats_exactly(tmp_path):
+    ref = cli(*SMALL, "--epochs", "3", "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    for attempt in range(3):  # the signal must land inside an epoch, not on its boundary
+        out = tmp_path / f"run{attempt}"
+        proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "3", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        line = ""
+        while not line.startswith("epoch 1,"):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+        epoch_seconds = float(re.search(r"time ([\d.]+) sec", line)[1])
+        time.sleep(max(0.05, epoch_seconds / 2))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "SIGINT" in err and "--resume" in err and "Traceback" not in err
+        ckpt = C.latest_checkpoint(out)
+        if ckpt is not None and not ckpt.name.endswith("-00000"):
+            break
+    else:
+        pytest.fail("SIGINT never landed inside an epoch in three tries")
+    assert ckpt.name.startswith("ckpt-0001-")  # epoch 2 in progress, at a batch > 0
+    resumed = cli(*SMALL, "--epochs", "3", "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from {ckpt}" in resumed.stdout
+    assert history(out) == history(tmp_path / "ref")
+    ours, theirs = final_params(out), final_params(tmp_path / "ref")
+    assert ours.keys() == theirs.keys()
+    for k in ours:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_sigterm_is_handled_like_sigint(tmp_path):
+    proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "50", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    while not proc.stdout.readline().startswith("epoch 1,"):
+        pass
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "SIGTERM" in err
+    assert C.latest_checkpoint(tmp_path) is not None
+
+
+def _load_into_fresh_net(ckpt):
+    net = d2l.lenet_bn()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    meta = C.load_checkpoint(ckpt, net, trainer)
+    assert net(nd.zeros((2, 1, 28, 28))).shape == (2, 10)
+    return meta
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 1.5, 2.5, 4.0])
+def test_sigkill_during_training_leaves_a_loadable_checkpoint(tmp_path, delay):
+    proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "50", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    time.sleep(delay)
+    proc.kill()
+    proc.wait(timeout=60)
+    ckpt = C.latest_checkpoint(tmp_path)
+    if ckpt is None:  # killed before the first epoch ended: nothing to load, nothing partial
+        assert not C.list_checkpoints(tmp_path)
+        return
+    assert not ckpt.name.startswith(".")
+    _load_into_fresh_net(ckpt)
+    resumed = cli(*SMALL, "--epochs", str(int(ckpt.name.split("-")[1]) + 1), "--out",
+                  str(tmp_path), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert no_temporaries(tmp_path)
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_checkpoint_write(tmp_path):
+    """ResNet-18's 45 MB of parameters make the write window wide enough to hit:
+    the process is killed as soon as a temporary checkpoint folder appears."""
+    args = ["resnet18", "--data", "sample", "--no-resize", "--subset", "64", "--batch-size", "32",
+            "--epochs", "50", "--no-progress", "--out", str(tmp_path)]
+    for _attempt in range(3):
+        proc = subprocess.Popen([*TRAIN, *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=ENV)
+        deadline, hit = time.time() + 300, False
+        while time.time() < deadline and proc.poll() is None:
+            if tmp_path.is_dir() and any(p.name.startswith(f".{C.PREFIX}") for p in tmp_path.iterdir()):
+                proc.kill()
+                hit = True
+                break
+            time.sleep(0.001)
+        proc.kill()
+        proc.wait(timeout=60)
+        if hit:
+            break
+    assert hit, "never saw a checkpoint being written"
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the partial one is there
+    ckpt = C.latest_checkpoint(tmp_path)  # ... and never picked up
+    assert ckpt is None or not ckpt.name.startswith(".")
+    if ckpt is not None:
+        net = d2l.resnet18()
+        C.load_checkpoint(ckpt, net, None)
+    # the next run cleans the partial folder up
+    done = cli(*args[:-5], "--epochs", "1", "--out", str(tmp_path), *([] if ckpt is None else ["--resume"]))
+    assert done.returncode == 0, done.stderr
+    assert no_temporaries(tmp_path)
+
+
+def test_a_corrupted_checkpoint_is_skipped(tmp_path):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
+    d2l.set_seed(0)
+    net = d2l.lenet_bn()
+    net.initialize(init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 2, log=None, out_dir=tmp_path)
+    first, second = C.list_checkpoints(tmp_path)
+    with open(second / C.PARAMS, "r+b") as f:  # a torn write on a disk without fsync
+        f.seek(100)
+        f.write(b"\0" * 64)
+    assert C.latest_checkpoint(tmp_path) == first
+    with pytest.raises(C.CheckpointError, match="checksum"):
+        C.load_checkpoint(second, net, trainer)
+
+
+# ---- bad data and bad disks --------------------------------------------------------------
+def _broken_set(tmp_path, fault):
+    """A small IDX set (not Fashion-MNIST: read with --no-verify) with one fault."""
+    import gzip
+    folder = write_fake_set(tmp_path / "data")
+    target = folder / "t10k-images-idx3-ubyte.gz"
+    if fault == "missing":
+        target.unlink()
+    elif fault == "truncated":
+        raw = gzip.open(target).read()
+        with gzip.open(target, "wb") as f:
+            f.write(raw[:-40])
+    elif fault == "truncated-gzip":
+        target.write_bytes(target.read_bytes()[:-40])
+    elif fault == "wrong-magic":
+        with gzip.open(target, "wb") as f:
+            f.write(b"\x08\x08\x08\x08" + bytes(64))
+    elif fault == "wrong-count":
+        with gzip.open(target, "wb") as f:
+            f.write(idx_bytes(np.zeros((9, 28, 28), np.uint8)))
+    return folder
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing", "missing t10k-images-idx3-ubyte.gz"),
+    ("truncated", r"t10k-images-idx3-ubyte.gz: header says .* it is truncated"),
+    ("truncated-gzip", r"t10k-images-idx3-ubyte.gz is not a readable gzip/IDX file"),
+    ("wrong-magic", "t10k-images-idx3-ubyte.gz: bad IDX magic"),
+    ("wrong-count", "t10k-images-idx3-ubyte.gz has 9 images but .* has 10 labels"),
+])
+def test_bad_data_files_exit_1_naming_the_file(tmp_path, fault, message):
+    folder = _broken_set(tmp_path, fault)
+    r = cli("lenet-bn", "--data", str(folder), "--no-verify", "--out", str(tmp_path / "out"))
+    assert r.returncode == 1, r.stderr
+    assert re.search(message, r.stderr), r.stderr
+    assert "Traceback" not in r.stderr and "apt-get install dataset-fashion-mnist" in r.stderr
+
+
+def test_a_small_valid_set_trains_without_verify(tmp_path):
+    folder = write_fake_set(tmp_path / "data", n_train=40, n_test=20)
+    r = cli("lenet-bn", "--data", str(folder), "--no-verify", "--epochs", "1", "--batch-size", "8",
+            "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+
+
+REAL = Path(D.DEBIAN_DIR)
+
+
+@pytest.mark.skipif(not (REAL / "t10k-images-idx3-ubyte.gz").is_file(), reason="no real set")
+@pytest.mark.parametrize("fault", ["one-flipped-pixel", "short-count"])
+def test_corrupt_real_file_exit_1(tmp_path, fault):
+    import gzip
+    folder = tmp_path / "real"
+    shutil.copytree(REAL, folder)
+    raw = bytearray(gzip.open(folder / "t10k-images-idx3-ubyte.gz").read())
+    if fault == "one-flipped-pixel":
+        raw[-1] ^= 0xFF
+        message = "content checksum"
+    else:
+        raw = idx_bytes(np.frombuffer(bytes(raw[16:]), np.uint8).reshape(10000, 28, 28)[:9999])
+        message = "9999 items, expected 10000"
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(bytes(raw))
+    r = cli("lenet-bn", "--data", str(folder), "--out", str(tmp_path / "out"))
+    assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def _without_root_overrides():
+    """The command prefix that runs a process subject to permission bits: root
+    keeps its uid but loses CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH (setpriv)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permission bits do not apply")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def test_unreadable_data_folder(tmp_path):
+    folder = write_fake_set(tmp_path / "data")
+    folder.chmod(0o000)
+    try:
+        r = subprocess.run([*_without_root_overrides(), *TRAIN, "lenet-bn", "--data", str(folder),
+                            "--out", str(tmp_path / "out")],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    finally:
+        folder.chmod(0o755)
+    assert r.returncode == 1, r.stderr
+    assert f"cannot read the data folder {folder}: permission denied" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unreadable_data_file(tmp_path):
+    folder = write_fake_set(tmp_path / "data")
+    (folder / "train-labels-idx1-ubyte.gz").chmod(0o000)
+    r = subprocess.run([*_without_root_overrides(), *TRAIN, "lenet-bn", "--data", str(folder),
+                        "--no-verify", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert "train-labels-idx1-ubyte.gz: permission denied" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@contextlib.contextmanager
+def small_tmpfs(path, size):
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_full_disk_on_a_real_tmpfs(tmp_path):
+    """LeNet-BN checkpoints are ~180 KB: the third one does not fit in 512 KiB."""
+    with small_tmpfs(tmp_path / "small", "512k") as disk:
+        r = cli("lenet-bn", "--data", "sample", "--batch-size", "100", "--epochs", "20",
+                "--no-progress", "--out", str(disk / "run"))
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "the disk is full" in r.stderr and "is kept" in r.stderr
+        assert "Traceback" not in r.stderr
+        kept = C.latest_checkpoint(disk / "run")
+        assert kept is not None and no_temporaries(disk / "run")
+        _load_into_fresh_net(kept)
+
+
+def test_full_disk_in_process_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
+    d2l.set_seed(0)
+    net = d2l.lenet_bn()
+    net.initialize(init.Xavier())
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, out_dir=tmp_path)
+    real = net.save_parameters
+
+    def full(path, *a, **k):
+        real(path, *a, **k)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(net, "save_parameters", full)
+    with pytest.raises(d2l.CheckpointError, match=r"the disk is full.*ckpt-0001-00000, is kept"):
+        d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 2, log=None, out_dir=tmp_path,
+                  resume=True)
+    assert [p.name for p in C.list_checkpoints(tmp_path)] == ["ckpt-0001-00000"]
+    assert no_temporaries(tmp_path)
+
+
+# ---- bad inputs ---------------------------------------------------------------------------
+def test_nan_loss_stops_the_run(tmp_path):
+    r = cli("lenet-bn", "--data", "sample", "--lr", "1e38", "--epochs", "1", "--no-progress",
+            "--out", str(tmp_path))
+    assert r.returncode == 1
+    assert re.search(r"the loss became nan .* Lower the learning rate", r.stderr), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_exploding_but_finite_loss_stops_the_run(tmp_path):
+    """With batch norm a huge learning rate gives losses of 1e30 that stay finite."""
+    r = cli("lenet-bn", "--data", "sample", "--lr", "1e10", "--epochs", "2", "--no-progress",
+            "--out", str(tmp_path))
+    assert r.returncode == 1 and "exploded to" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name", d2l.list_models())
+def test_wrong_input_for_every_model_is_a_value_error(name):
+    net = d2l.get_model(name)
+    net.initialize()
+    side = 28 if name.startswith("lenet") else 32
+    net(nd.zeros((2, 1, side, side)))
+    for bad in [(2, side, side), (2, 3, side, side), (2, 1, side, side, 1)]:
+        with pytest.raises(ValueError, match=r"expects|built for"):
+            net(nd.zeros(bad))
