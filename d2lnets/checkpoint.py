@@ -112,13 +112,25 @@ def save_checkpoint(folder: str | os.PathLike, net: Any, trainer: Any, meta: dic
             shutil.rmtree(tmp, ignore_errors=True)
         last = latest_checkpoint(folder) if folder.is_dir() else None
         kept = f"the last complete checkpoint, {last}, is kept" if last else "no earlier checkpoint exists"
-        why = "the disk is full" if getattr(err, "errno", None) == errno.ENOSPC or \
-            "No space left" in str(err) else str(err)
-        raise CheckpointError(f"could not write checkpoint {final}: {why}; {kept}. "
+        raise CheckpointError(f"could not write checkpoint {final}: {_reason(err, folder)}; {kept}. "
                               f"Free some space or choose another --out folder.") from None
     for old in list_checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _reason(err: BaseException, folder: Path) -> str:
+    """What went wrong, in one line. MXNet reports a full disk as an incomplete
+    write, so the free space is looked at too."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if getattr(err, "errno", None) == errno.ENOSPC or "No space left" in str(err) or \
+            ("Write incomplete" in str(err) and free is not None and free < (16 << 20)):
+        return "the disk is full" + (f" ({free // 1024} KiB free)" if free is not None else "")
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return next((ln for ln in lines if "Check failed" in ln or "Error" in ln), lines[-1] if lines else repr(err))
 
 
 def _verify(path: Path) -> dict:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -102,6 +101,7 @@ def test_sigterm_is_handled_like_sigint(tmp_path):
 
 def _load_into_fresh_net(ckpt):
     net = d2l.lenet_bn()
+    net.initialize()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     meta = C.load_checkpoint(ckpt, net, trainer)
     assert net(nd.zeros((2, 1, 28, 28))).shape == (2, 10)
