@@ -130,7 +130,8 @@ def _reason(err: BaseException, folder: Path) -> str:
             ("Write incomplete" in str(err) and free is not None and free < (16 << 20)):
         return "the disk is full" + (f" ({free // 1024} KiB free)" if free is not None else "")
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return next((ln for ln in lines if "Check failed" in ln or "Error" in ln), lines[-1] if lines else repr(err))
+    fallback = lines[-1] if lines else repr(err)
+    return next((ln for ln in lines if "Check failed" in ln or "Error" in ln), fallback)
 
 
 def _verify(path: Path) -> dict:
