@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 __all__ = ["main", "build_parser", "TRAIN_DEFAULTS"]
 
@@ -141,19 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--classes", type=_positive_int, default=10)
 
     sub.add_parser("models", help="list the registered models")
-    _add_extra_commands(sub)
+    from . import distributed, export
+    distributed.add_cli(sub)
+    export.add_cli(sub)
     return p
-
-
-def _add_extra_commands(sub: Any) -> None:
-    """Commands of other modules (bench, launch, export), when present."""
-    for module in ("bench", "distributed", "export"):
-        try:
-            mod = __import__(f"d2lnets.{module}", fromlist=["add_cli"])
-        except ImportError:
-            continue
-        if hasattr(mod, "add_cli"):
-            mod.add_cli(sub)
 
 
 def _resolve(model: str) -> tuple[str, dict]:
@@ -194,10 +184,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
     out = Path(args.out or os.path.join("runs", args.model))
 
-    rank, num_workers, kv = 0, 1, args.kvstore
+    rank, num_workers, kv, watchdog = 0, 1, args.kvstore, None
     if kv and kv.startswith("dist"):
         from .distributed import worker_setup
+        if args.schedule != "constant" or args.warmup:
+            raise ValueError(f"--kvstore {kv} runs the optimizer on the servers: use the "
+                             f"constant schedule (no --schedule cosine, no --warmup)")
         kv, rank, num_workers = worker_setup(kv)
+        watchdog = getattr(kv, "d2lnets_watchdog", None)
     if args.resume is None and rank == 0:
         _fresh_run_folder(out)
     train_iter, test_iter = load_data_fashion_mnist(args.batch_size, resize=resize, root=args.data,
@@ -210,7 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     net = get_model(name)
     net.initialize(init.Xavier(), ctx=ctxs)
     trainer_kw = {"kvstore": kv} if kv else {}
-    if isinstance(kv, mx.kvstore.KVStore) or (kv and kv.startswith("dist")):
+    if num_workers > 1 or isinstance(kv, mx.kvstore.KVStore):
         trainer_kw["update_on_kvstore"] = True
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}, **trainer_kw)
     _note(f"d2lnets: {args.model}, lr {lr}, batch {args.batch_size}, {args.epochs} epochs, "
@@ -218,9 +212,12 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"seed {args.seed}, out {out}"
           + (f", worker {rank}/{num_workers}" if num_workers > 1 else ""))
     resume = args.resume if args.resume is not True else True
+    # --batch-size is per worker; the servers sum the workers' gradients, so dividing
+    # by the global batch makes each step the mean over batch-size x workers images
     train(net, train_iter, test_iter, trainer, ctxs, args.epochs, hybridize=not args.no_hybridize,
           progress=args.progress, out_dir=out, resume=resume, seed=args.seed,
-          schedule=args.schedule, warmup_epochs=args.warmup, is_root=(rank == 0))
+          schedule=args.schedule, warmup_epochs=args.warmup, is_root=(rank == 0),
+          watchdog=watchdog, batch_size=args.batch_size * num_workers)
     if rank == 0:
         _note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
     return 0

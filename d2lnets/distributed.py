@@ -1,0 +1,291 @@
+"""Parameter-server training on MXNet's own kvstore, and a small launcher for it.
+
+``d2lnets launch -n 2 -s 1 -- d2lnets train lenet-bn --kvstore dist_sync`` starts a
+scheduler, the servers and the workers with the ``DMLC_*`` variables MXNet reads,
+locally on 127.0.0.1 or over ssh on the hosts of a file, streams every worker's
+output with its rank, and stops everything (non-zero exit, the failed rank named)
+as soon as one process fails or the ``--timeout`` passes. It exists because
+MXNet's ``tools/launch.py`` crashes on Python 3.11 and ``dmlc-tracker`` is not on
+PyPI.
+
+A worker blocked in MXNet's C code (waiting for a dead peer) ignores Python
+signals: :class:`Watchdog` is a thread that ends the process with ``os._exit``
+when training stops making progress.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc", "add_cli",
+           "WATCHDOG_EXIT"]
+
+#: exit code of a worker ended by its watchdog
+WATCHDOG_EXIT = 86
+#: exit code of the launcher when --timeout ends the run
+TIMEOUT_EXIT = 124
+
+
+class Watchdog:
+    """Ends the process (``os._exit``) if :meth:`beat` is not called for
+    ``timeout`` seconds. The training loop beats once per batch."""
+
+    def __init__(self, timeout: float, what: str = "training"):
+        self.timeout, self.what = float(timeout), what
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="d2lnets-watchdog", daemon=True)
+        self._thread.start()
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(min(1.0, self.timeout / 4)):
+            idle = time.monotonic() - self._last
+            if idle > self.timeout:
+                sys.stderr.write(f"d2lnets: watchdog: no {self.what} progress for {idle:.0f} s "
+                                 f"(a peer may have died); exiting with {WATCHDOG_EXIT}\n")
+                sys.stderr.flush()
+                os._exit(WATCHDOG_EXIT)
+
+
+def worker_setup(kvstore: str = "dist_sync", watchdog: float | None = None) -> tuple[Any, int, int]:
+    """In a worker started by ``d2lnets launch``: create the kvstore and start
+    the watchdog (``$D2LNETS_WATCHDOG`` seconds, default 300). Returns
+    ``(kvstore, rank, num_workers)``."""
+    import mxnet as mx
+    if os.environ.get("DMLC_ROLE", "worker") != "worker" or "DMLC_PS_ROOT_URI" not in os.environ:
+        raise ValueError(f"--kvstore {kvstore} needs the DMLC_* variables of a worker: start "
+                         f"the run with `d2lnets launch -n WORKERS -s SERVERS -- d2lnets train ...`")
+    seconds = watchdog if watchdog is not None else float(os.environ.get("D2LNETS_WATCHDOG", 300))
+    dog = Watchdog(seconds, "kvstore") if seconds > 0 else None
+    kv = mx.kv.create(kvstore)
+    if dog is not None:
+        dog.beat()
+        kv.d2lnets_watchdog = dog
+    return kv, kv.rank, kv.num_workers
+
+
+def read_hosts(path: str | os.PathLike) -> list[str]:
+    """One host per line (``user@host`` allowed); blank lines and ``#`` comments skipped."""
+    hosts = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text().splitlines()]
+    hosts = [h for h in hosts if h]
+    if not hosts:
+        raise ValueError(f"{path} lists no hosts")
+    return hosts
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    """One process of the run: its role, rank and command line."""
+
+    role: str
+    rank: int
+    argv: list[str]
+    env: dict[str, str]
+    host: str = "127.0.0.1"
+    popen: subprocess.Popen | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return "scheduler" if self.role == "scheduler" else f"{self.role} {self.rank}"
+
+
+def plan(num_workers: int, num_servers: int, command: Sequence[str],
+         hosts: Sequence[str] | None = None, port: int | None = None,
+         interface: str | None = None) -> list[Proc]:
+    """The processes of a run and their environments (no process started).
+
+    Locally everything runs on 127.0.0.1 over ``lo``. With ``hosts``, the
+    scheduler runs on the first host and servers and workers are spread over
+    the hosts round-robin; each command is run there over ssh.
+    """
+    if num_workers < 1 or num_servers < 1:
+        raise ValueError("need at least one worker and one server")
+    local = not hosts
+    hosts = list(hosts) if hosts else ["127.0.0.1"]
+    root = hosts[0].split("@")[-1]
+    port = port or (_free_port() if local else 9091)
+    common = {"DMLC_PS_ROOT_URI": root, "DMLC_PS_ROOT_PORT": str(port),
+              "DMLC_NUM_WORKER": str(num_workers), "DMLC_NUM_SERVER": str(num_servers)}
+    if local:
+        common["DMLC_INTERFACE"] = interface or "lo"
+    elif interface:
+        common["DMLC_INTERFACE"] = interface
+    server_cmd = [sys.executable, "-c", "import mxnet"]  # mxnet serves on import
+    procs = [Proc("scheduler", 0, server_cmd, dict(common, DMLC_ROLE="scheduler"), hosts[0])]
+    for i in range(num_servers):
+        procs.append(Proc("server", i, server_cmd, dict(common, DMLC_ROLE="server"),
+                          hosts[(i + 1) % len(hosts)]))
+    for i in range(num_workers):
+        procs.append(Proc("worker", i, list(command), dict(common, DMLC_ROLE="worker"),
+                          hosts[(num_servers + 1 + i) % len(hosts)]))
+    for p in procs:
+        p.env["DMLC_NODE_HOST"] = p.host.split("@")[-1]
+    return procs
+
+
+def _argv(proc: Proc, local: bool, ssh: str) -> tuple[list[str], dict[str, str]]:
+    if local:
+        return proc.argv, {**os.environ, **proc.env, "PYTHONUNBUFFERED": "1"}
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in {**proc.env, "PYTHONUNBUFFERED": "1"}.items())
+    remote = f"cd {shlex.quote(os.getcwd())} && env {exports} {shlex.join(proc.argv)}"
+    return [*shlex.split(ssh), proc.host, remote], dict(os.environ)
+
+
+def _pump(proc: Proc, stream: IO[str], out: IO[str], lock: threading.Lock) -> None:
+    for line in iter(stream.readline, ""):
+        proc.lines.append(line)
+        with lock:
+            out.write(f"[{proc.name}] {line}")
+            out.flush()
+    stream.close()
+
+
+def _stop_all(procs: list[Proc], grace: float = 3.0) -> None:
+    alive = [p.popen for p in procs if p.popen is not None and p.popen.poll() is None]
+    for pop in alive:
+        with _ignore():
+            os.killpg(pop.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for pop in alive:
+        with _ignore():
+            pop.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for pop in alive:
+        if pop.poll() is None:
+            with _ignore():
+                os.killpg(pop.pid, signal.SIGKILL)
+            pop.wait()
+
+
+class _ignore:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> bool:
+        return exc[0] is not None and issubclass(exc[0], (ProcessLookupError, OSError,
+                                                          subprocess.TimeoutExpired))
+
+
+def launch(num_workers: int, num_servers: int, command: Sequence[str],
+           hosts: Sequence[str] | None = None, timeout: float | None = None,
+           ssh: str = "ssh -o BatchMode=yes", out: IO[str] | None = None,
+           poll: float = 0.2, port: int | None = None) -> int:
+    """Run a distributed job; return 0 when every worker succeeded.
+
+    Any process that exits non-zero (or a server or the scheduler that exits
+    while workers still run) stops the run at once: every other process is
+    terminated and the failure is reported with the process's role and rank.
+    """
+    out = out or sys.stdout
+    procs = plan(num_workers, num_servers, command, hosts, port)
+    local = not hosts
+    lock = threading.Lock()
+    pumps = []
+    start = time.monotonic()
+    try:
+        for p in procs:
+            argv, env = _argv(p, local, ssh)
+            p.popen = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                       start_new_session=True)
+            t = threading.Thread(target=_pump, args=(p, p.popen.stdout, out, lock), daemon=True)
+            t.start()
+            pumps.append(t)
+        workers = [p for p in procs if p.role == "worker"]
+        while True:
+            for p in procs:
+                code = p.popen.poll()
+                failed = code is not None and code != 0
+                early = code == 0 and p.role != "worker" and any(w.popen.poll() is None for w in workers)
+                if failed or early:
+                    _stop_all(procs)
+                    why = (f"exited with {code}" if code >= 0 else
+                           f"was killed by {signal.Signals(-code).name}") if failed else \
+                        "exited while workers were still running"
+                    rank = f" (rank {p.rank})" if p.role == "worker" else ""
+                    _say(out, lock, f"d2lnets launch: {p.name}{rank} {why}; stopped the other "
+                                    f"{len(procs) - 1} processes")
+                    return 1
+            if all(w.popen.poll() == 0 for w in workers):
+                for p in procs:  # the scheduler and servers end once the workers are done
+                    with _ignore():
+                        p.popen.wait(timeout=15)
+                _stop_all(procs)
+                return 0
+            if timeout is not None and time.monotonic() - start > timeout:
+                _stop_all(procs)
+                _say(out, lock, f"d2lnets launch: --timeout {timeout:g} s reached; stopped all "
+                                f"{len(procs)} processes")
+                return TIMEOUT_EXIT
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        _stop_all(procs)
+        _say(out, lock, "d2lnets launch: interrupted; stopped all processes")
+        return 130
+    finally:
+        _stop_all(procs)
+        for t in pumps:
+            t.join(timeout=2)
+
+
+def _say(out: IO[str], lock: threading.Lock, msg: str) -> None:
+    with lock:
+        out.write(msg + "\n")
+        out.flush()
+
+
+# ------------------------------------------------------------------------- CLI
+def add_cli(sub: Any) -> None:
+    from .cli import _positive_float, _positive_int
+    p = sub.add_parser("launch", help="run a command as a parameter-server job",
+                       description="Start a scheduler, SERVERS servers and WORKERS workers "
+                       "running COMMAND (with DMLC_* set); stop all if one fails.")
+    p.add_argument("-n", "--num-workers", type=_positive_int, required=True)
+    p.add_argument("-s", "--num-servers", type=_positive_int, default=1)
+    p.add_argument("--hosts", help="file with one host per line (ssh); default: this machine")
+    p.add_argument("--timeout", type=_positive_float, help="hard limit on the whole run, seconds")
+    p.add_argument("--port", type=_positive_int,
+                   help="the scheduler's port (default: a free one locally, 9091 with --hosts)")
+    p.add_argument("--ssh", default="ssh -o BatchMode=yes", help=argparse.SUPPRESS)
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...")
+    p.set_defaults(handler=_cmd_launch)
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise ValueError("launch needs a command after --, e.g. "
+                         "`d2lnets launch -n 2 -s 1 -- d2lnets train lenet-bn --kvstore dist_sync`")
+    if command[0] == "d2lnets":  # the same interpreter as the launcher
+        command = [sys.executable, "-m", "d2lnets", *command[1:]]
+    try:
+        hosts = read_hosts(args.hosts) if args.hosts else None
+    except OSError as err:
+        raise ValueError(f"cannot read the hosts file: {err}") from None
+    return launch(args.num_workers, args.num_servers, command, hosts, args.timeout, args.ssh,
+                  port=args.port)
