@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-hybridize", action="store_true")
     t.add_argument("--progress", dest="progress", action="store_true", default=None)
     t.add_argument("--no-progress", dest="progress", action="store_false")
+    t.set_defaults(handler=cmd_train)
 
     s = sub.add_parser("summary", help="print a model's layer table")
     s.add_argument("model", type=_model_name)
@@ -138,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--channels", type=_positive_int, default=1)
     s.add_argument("--batch-size", type=_positive_int, default=1)
     s.add_argument("--classes", type=_positive_int, default=10)
+    s.set_defaults(handler=cmd_summary)
 
-    sub.add_parser("models", help="list the registered models")
+    sub.add_parser("models", help="list the registered models").set_defaults(handler=cmd_models)
     from . import distributed, export
     distributed.add_cli(sub)
     export.add_cli(sub)
@@ -247,23 +249,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
     from .training import NonFiniteLossError, TrainingInterrupted
-    handler = {"train": cmd_train, "summary": cmd_summary, "models": cmd_models}.get(
-        args.command) or args.handler
     try:
-        return int(handler(args) or 0)
+        return int(args.handler(args) or 0)
     except TrainingInterrupted as err:
         _note(f"d2lnets: {err}")
-        return 130
+        return _exit(130)
     except KeyboardInterrupt:
         _note("d2lnets: interrupted")
-        return 130
+        return _exit(130)
     except (DataError, CheckpointError, NonFiniteLossError) as err:
         _note(f"d2lnets: error: {err}")
-        return 1
+        return _exit(1)
     except (ValueError, KeyError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         _note(f"d2lnets: error: {msg}")
-        return 2
+        return _exit(2)
+
+
+def _exit(code: int) -> int:
+    """A failing parameter-server worker leaves at once: a normal exit would
+    wait in the kvstore's shutdown for peers that wait for it."""
+    if os.environ.get("DMLC_ROLE") == "worker" and "DMLC_PS_ROOT_URI" in os.environ:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -144,7 +144,17 @@ def plan(num_workers: int, num_servers: int, command: Sequence[str],
                           hosts[(num_servers + 1 + i) % len(hosts)]))
     for p in procs:
         p.env["DMLC_NODE_HOST"] = p.host.split("@")[-1]
+    if local:
+        # ps-lite ranks the workers of one host by the port each listens on (PORT):
+        # ascending free ports make kvstore rank i the launcher's worker i
+        ports = sorted(_free_port() for _ in workers_of(procs))
+        for p, worker_port in zip(workers_of(procs), ports):
+            p.env["PORT"] = str(worker_port)
     return procs
+
+
+def workers_of(procs: Sequence[Proc]) -> list[Proc]:
+    return [p for p in procs if p.role == "worker"]
 
 
 def _argv(proc: Proc, local: bool, ssh: str) -> tuple[list[str], dict[str, str]]:
@@ -214,7 +224,7 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
             t = threading.Thread(target=_pump, args=(p, p.popen.stdout, out, lock), daemon=True)
             t.start()
             pumps.append(t)
-        workers = [p for p in procs if p.role == "worker"]
+        workers = workers_of(procs)
         while True:
             for p in procs:
                 code = p.popen.poll()
@@ -230,9 +240,10 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
                                     f"{len(procs) - 1} processes")
                     return 1
             if all(w.popen.poll() == 0 for w in workers):
-                for p in procs:  # the scheduler and servers end once the workers are done
+                deadline = time.monotonic() + 10  # the scheduler and servers end by themselves
+                for p in procs:
                     with _ignore():
-                        p.popen.wait(timeout=15)
+                        p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
                 _stop_all(procs)
                 return 0
             if timeout is not None and time.monotonic() - start > timeout:
@@ -270,12 +281,12 @@ def add_cli(sub: Any) -> None:
     p.add_argument("--port", type=_positive_int,
                    help="the scheduler's port (default: a free one locally, 9091 with --hosts)")
     p.add_argument("--ssh", default="ssh -o BatchMode=yes", help=argparse.SUPPRESS)
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ...")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="COMMAND", help="-- COMMAND ...")
     p.set_defaults(handler=_cmd_launch)
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
-    command = list(args.command)
+    command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
     if not command:

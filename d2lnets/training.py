@@ -210,7 +210,7 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
         where = out if resume is True else Path(resume)
         if where is None:
             raise ValueError("resume=True needs out_dir (the run folder to resume)")
-        meta = load_checkpoint(where, net, trainer, ctx=ctxs)
+        meta = load_checkpoint(where, net, None if _on_servers(trainer) else trainer, ctx=ctxs)
         history = History(meta.get("history", []))
         start_epoch, start_batch = int(meta["epoch"]), int(meta.get("batch", 0))
         partial = meta.get("partial")
@@ -226,7 +226,7 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
             return None
         meta = {"epoch": epoch, "batch": batch, "partial": part, "history": history.epochs,
                 "seed": getattr(train_iter, "seed", seed), "num_epochs": num_epochs}
-        return str(save_checkpoint(out, net, trainer, meta))
+        return str(save_checkpoint(out, net, None if _on_servers(trainer) else trainer, meta))
 
     last_good = latest_checkpoint(out) if out is not None else None
     with _StopRequest() as stop:
@@ -309,6 +309,14 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
                 last_good = checkpoint(epoch + 1, 0, None)
                 _write_extras(history, out, plot, log)
     return history
+
+
+def _on_servers(trainer: gluon.Trainer) -> bool:
+    """True when the optimizer state lives on parameter servers (dist kvstore):
+    the trainer cannot save it, and SGD without momentum has none to save."""
+    kv = getattr(trainer, "_kvstore", None) or getattr(trainer, "_kvstore_params", {}).get("kvstore")
+    kind = kv if isinstance(kv, str) else getattr(kv, "type", "")
+    return "dist" in (kind or "")
 
 
 def _write_extras(history: History, out: Path, plot: bool, log: Callable | None) -> None:

@@ -39,6 +39,8 @@ def test_plan_sets_the_dmlc_variables():
         assert p.env["DMLC_NUM_WORKER"] == "2" and p.env["DMLC_NUM_SERVER"] == "1"
         assert p.env["DMLC_NODE_HOST"] == "127.0.0.1" and p.env["DMLC_INTERFACE"] == "lo"
     assert procs[2].argv == ["python", "train.py"]
+    # ps-lite ranks a host's workers by their ports: ascending, so launcher index = rank
+    assert int(procs[2].env["PORT"]) < int(procs[3].env["PORT"])
 
 
 def test_plan_over_hosts():
