@@ -10,7 +10,7 @@ ARGS ?=
 setup:  ## a virtualenv with d2lnets and its test tools
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,export]"
 
 data:  ## the full Fashion-MNIST set from Debian's package (root or sudo)
 	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
