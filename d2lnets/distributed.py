@@ -35,6 +35,8 @@ __all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc", "add_cli"
 WATCHDOG_EXIT = 86
 #: exit code of the launcher when --timeout ends the run
 TIMEOUT_EXIT = 124
+#: seconds the workers get to finish after a server or the scheduler ended cleanly
+SERVER_GRACE = 20.0
 
 
 class Watchdog:
@@ -225,11 +227,17 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
             t.start()
             pumps.append(t)
         workers = workers_of(procs)
+        ended_early: float | None = None  # when a scheduler/server ended with workers running
         while True:
+            running = any(w.popen.poll() is None for w in workers)
             for p in procs:
                 code = p.popen.poll()
                 failed = code is not None and code != 0
-                early = code == 0 and p.role != "worker" and any(w.popen.poll() is None for w in workers)
+                if code == 0 and p.role != "worker" and running and ended_early is None:
+                    ended_early = time.monotonic()
+                # the servers end as the last worker shuts down; long before, it is a fault
+                early = (ended_early is not None and running and p.role != "worker" and code == 0
+                         and time.monotonic() - ended_early > SERVER_GRACE)
                 if failed or early:
                     _stop_all(procs)
                     why = (f"exited with {code}" if code >= 0 else
