@@ -161,13 +161,19 @@ def test_sigkill_during_a_checkpoint_write(tmp_path):
     assert no_temporaries(tmp_path)
 
 
-def test_a_corrupted_checkpoint_is_skipped(tmp_path):
+def _train_lenet(out, epochs):
+    """LeNet-BN trained on the sample with checkpoints in ``out``: (net, trainer, iterators)."""
     train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
     d2l.set_seed(0)
     net = d2l.lenet_bn()
     net.initialize(init.Xavier())
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 2, log=None, out_dir=tmp_path)
+    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), epochs, log=None, out_dir=out)
+    return net, trainer, train_iter, test_iter
+
+
+def test_a_corrupted_checkpoint_is_skipped(tmp_path):
+    net, trainer, _, _ = _train_lenet(tmp_path, 2)
     first, second = C.list_checkpoints(tmp_path)
     with open(second / C.PARAMS, "r+b") as f:  # a torn write on a disk without fsync
         f.seek(100)
@@ -309,12 +315,7 @@ def test_full_disk_on_a_real_tmpfs(tmp_path):
 
 
 def test_full_disk_in_process_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
-    d2l.set_seed(0)
-    net = d2l.lenet_bn()
-    net.initialize(init.Xavier())
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, out_dir=tmp_path)
+    net, trainer, train_iter, test_iter = _train_lenet(tmp_path, 1)
     real = net.save_parameters
 
     def full(path, *a, **k):
