@@ -19,15 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser", "TRAIN_DEFAULTS"]
+__all__ = ["main", "build_parser"]
 
-#: the book's settings per example (lr, resize); all: batch 256, 5 epochs, Xavier, SGD
-TRAIN_DEFAULTS = {
-    "lenet-bn": {"model": "lenet_bn", "lr": 1.0, "resize": None},
-    "lenet-bn-scratch": {"model": "lenet_bn_scratch", "lr": 1.0, "resize": None},
-    "resnet18": {"model": "resnet18", "lr": 0.05, "resize": 96},
-    "densenet": {"model": "densenet", "lr": 0.1, "resize": 96},
-}
+# The book's settings per model (lr, resize) live in the registry (models.ModelInfo);
+# for all of them: batch 256, 5 epochs, Xavier, SGD.
 
 
 def _number(cast: type, low: float, inclusive: bool, what: str) -> Any:
@@ -52,10 +47,10 @@ _non_negative_float = _number(float, 0.0, True, "a finite number >= 0")
 def _model_name(text: str) -> str:
     from .models import list_models
     key = text.strip().lower().replace("_", "-")
-    if key in TRAIN_DEFAULTS or key.replace("-", "_") in list_models():
+    if key.replace("-", "_") in list_models():
         return key
     import difflib
-    names = sorted(set(TRAIN_DEFAULTS) | {m.replace("_", "-") for m in list_models()})
+    names = sorted(m.replace("_", "-") for m in list_models())
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise argparse.ArgumentTypeError(f"unknown model {text!r}{hint}; choose from {', '.join(names)}")
@@ -128,15 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _resolve(model: str) -> tuple[str, dict]:
-    if model in TRAIN_DEFAULTS:
-        d = TRAIN_DEFAULTS[model]
-        return d["model"], d
-    from .models import model_info
-    info = model_info(model)
-    return info.name, {"lr": info.lr, "resize": info.resize}
-
-
 def _note(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -157,12 +143,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .data import load_data_fashion_mnist
     from .devices import parse_ctx, try_gpu
-    from .models import get_model
+    from .models import model_info
     from .training import train
 
-    name, defaults = _resolve(args.model)
-    lr = args.lr if args.lr is not None else defaults["lr"]
-    resize = None if args.no_resize else (args.resize or defaults["resize"])
+    info = model_info(args.model)
+    lr = args.lr if args.lr is not None else info.lr
+    resize = None if args.no_resize else (args.resize or info.resize)
     ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
     out = Path(args.out or os.path.join("runs", args.model))
 
@@ -183,7 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_iter.shard(rank, num_workers)
     from .training import set_seed
     set_seed(args.seed)
-    net = get_model(name)
+    net = info.builder()
     net.initialize(init.Xavier(), ctx=ctxs)
     trainer_kw = {"kvstore": kv} if kv else {}
     if num_workers > 1 or isinstance(kv, mx.kvstore.KVStore):
@@ -206,11 +192,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .models import get_model, model_info
+    from .models import model_info
     from .summary import summary
-    name, _ = _resolve(args.model)
-    net = get_model(name, num_classes=args.classes)
-    side = args.resize or model_info(name).input_shape[1]
+    info = model_info(args.model)
+    net = info.builder(num_classes=args.classes)
+    side = args.resize or info.input_shape[1]
     summary(net, (args.batch_size, args.channels, side, side))
     return 0
 

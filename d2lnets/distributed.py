@@ -15,6 +15,7 @@ when training stops making progress.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -192,13 +193,9 @@ def _stop_all(procs: list[Proc], grace: float = 3.0) -> None:
             pop.wait()
 
 
-class _ignore:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> bool:
-        return exc[0] is not None and issubclass(exc[0], (ProcessLookupError, OSError,
-                                                          subprocess.TimeoutExpired))
+def _ignore() -> contextlib.AbstractContextManager:
+    """A process that is gone already, or does not end in time, is not an error here."""
+    return contextlib.suppress(OSError, subprocess.TimeoutExpired)
 
 
 def launch(num_workers: int, num_servers: int, command: Sequence[str],

@@ -83,11 +83,10 @@ def add_cli(sub: Any) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     import sys
 
-    from .cli import _resolve
-    from .models import get_model
-    name, defaults = _resolve(args.model)
-    side = args.resize or defaults.get("resize") or 28
-    net = get_model(name, num_classes=args.classes)
+    from .models import model_info
+    info = model_info(args.model)
+    side = args.resize or info.resize or info.input_shape[1]
+    net = info.builder(num_classes=args.classes)
     from mxnet.base import MXNetError
     try:
         load_weights(net, args.params)

@@ -9,7 +9,7 @@ prints the same lines). ``resnet34`` ... ``resnet152`` and ``densenet121`` ...
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from mxnet import autograd, nd
@@ -96,7 +96,6 @@ class ModelInfo:
     lr: float = 0.1
     resize: int | None = None
     doc: str = ""
-    aliases: tuple[str, ...] = field(default=())
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -272,8 +271,7 @@ def _densenet_b(depth: int, num_classes: int, kwargs: dict[str, Any]) -> Network
     init, growth, blocks = DENSENET_SPECS[depth]
     kwargs.setdefault("conv_bias", False)
     kwargs.setdefault("bottleneck", 4)
-    net = densenet(num_classes, init, growth, blocks, **kwargs)
-    return net
+    return densenet(num_classes, init, growth, blocks, **kwargs)
 
 
 @register_model(lr=0.1)
