@@ -12,6 +12,7 @@ from typing import Any, Callable
 from mxnet import autograd, nd
 from mxnet.gluon import nn
 
+from .errors import UsageError
 from .hybrid import HybridBlock, HybridSequential, request_state_update
 
 __all__ = [
@@ -30,7 +31,7 @@ def _broadcast_shape(ndim: int) -> tuple[int, ...]:
 
 def _check_ndim(ndim: int) -> None:
     if ndim not in (2, 4):
-        raise ValueError(
+        raise UsageError(
             f"batch normalisation takes 2-D input (batch, features) after a Dense layer or "
             f"4-D input (batch, channels, height, width) after a Conv2D layer; got {ndim}-D input")
 
@@ -115,7 +116,7 @@ class BatchNorm(HybridBlock):
         super().__init__(**kwargs)
         _check_ndim(num_dims)
         if int(num_features) <= 0:
-            raise ValueError(f"BatchNorm needs num_features > 0 (the number of channels or "
+            raise UsageError(f"BatchNorm needs num_features > 0 (the number of channels or "
                              f"features it normalises); got {num_features}")
         self.num_features, self.num_dims = int(num_features), num_dims
         self.eps, self.momentum = eps, momentum
@@ -164,7 +165,7 @@ class BatchNorm(HybridBlock):
     def _check_input(self, shape: tuple[int, ...]) -> None:
         if len(shape) != self.num_dims or shape[1] != self.num_features:
             want = ("(batch, {0})" if self.num_dims == 2 else "(batch, {0}, height, width)")
-            raise ValueError(f"{self.name} expects input of shape {want.format(self.num_features)}"
+            raise UsageError(f"{self.name} expects input of shape {want.format(self.num_features)}"
                              f"; got {tuple(shape)}")
 
     def __repr__(self) -> str:

@@ -18,15 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import CheckpointError
+
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
            "list_checkpoints"]
 
 PREFIX = "ckpt-"
 PARAMS, STATES, META = "net.params", "trainer.states", "meta.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be written or read; the message says what is kept."""
 
 
 def _sha1(path: Path) -> str:

@@ -24,6 +24,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import nd
 
+from .errors import DataError, UsageError
+
 __all__ = [
     "DataError", "FashionMNISTIter", "load_data_fashion_mnist", "find_fashion_mnist",
     "read_idx", "load_fashion_mnist_arrays", "search_locations", "get_fashion_mnist_labels",
@@ -63,10 +65,6 @@ HOW_TO_GET = (
     "To get the data: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or put the four "
     "IDX .gz files in a folder and pass root=FOLDER (--data FOLDER) or set D2LNETS_DATA, or use the "
     "small sample shipped with d2lnets: root='sample' (--data sample).")
-
-
-class DataError(RuntimeError):
-    """Missing, unreadable or corrupt data; the message says which file and what to do."""
 
 
 def get_fashion_mnist_labels(labels: object) -> list[str]:
@@ -281,9 +279,9 @@ class FashionMNISTIter:
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size}")
+            raise UsageError(f"batch_size must be a positive integer; got {self.batch_size}")
         if self.resize is not None and int(self.resize) < 1:
-            raise ValueError(f"resize must be a positive integer (e.g. 96); got {self.resize}")
+            raise UsageError(f"resize must be a positive integer (e.g. 96); got {self.resize}")
         self.batch_size = int(self.batch_size)
         self._rank, self._num_parts = 0, 1
         self._store: tuple | None = None
@@ -302,7 +300,7 @@ class FashionMNISTIter:
     def shard(self, rank: int, num_parts: int) -> FashionMNISTIter:
         """Keep every ``num_parts``-th example starting at ``rank`` (one worker's share)."""
         if not 0 <= rank < num_parts:
-            raise ValueError(f"rank {rank} is not in [0, {num_parts})")
+            raise UsageError(f"rank {rank} is not in [0, {num_parts})")
         self._rank, self._num_parts = rank, num_parts
         return self
 
@@ -382,7 +380,7 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
     (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
     if subset is not None:
         if int(subset) < 1:
-            raise ValueError(f"subset must be a positive number of images; got {subset}")
+            raise UsageError(f"subset must be a positive number of images; got {subset}")
         xtr, ytr = xtr[: int(subset)], ytr[: int(subset)]
     train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx)
     test = FashionMNISTIter(xte, yte, batch_size, shuffle=False, resize=resize, seed=seed, ctx=ctx)

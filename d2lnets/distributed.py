@@ -14,7 +14,6 @@ when training stops making progress.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shlex
@@ -29,8 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc", "add_cli",
-           "WATCHDOG_EXIT"]
+import mxnet as mx
+
+from .errors import UsageError
+
+__all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc",
+           "WATCHDOG_EXIT", "TIMEOUT_EXIT", "plan", "workers_of"]
 
 #: exit code of a worker ended by its watchdog
 WATCHDOG_EXIT = 86
@@ -71,9 +74,8 @@ def worker_setup(kvstore: str = "dist_sync", watchdog: float | None = None) -> t
     """In a worker started by ``d2lnets launch``: create the kvstore and start
     the watchdog (``$D2LNETS_WATCHDOG`` seconds, default 300). Returns
     ``(kvstore, rank, num_workers)``."""
-    import mxnet as mx
     if os.environ.get("DMLC_ROLE", "worker") != "worker" or "DMLC_PS_ROOT_URI" not in os.environ:
-        raise ValueError(f"--kvstore {kvstore} needs the DMLC_* variables of a worker: start "
+        raise UsageError(f"--kvstore {kvstore} needs the DMLC_* variables of a worker: start "
                          f"the run with `d2lnets launch -n WORKERS -s SERVERS -- d2lnets train ...`")
     seconds = watchdog if watchdog is not None else float(os.environ.get("D2LNETS_WATCHDOG", 300))
     dog = Watchdog(seconds, "kvstore") if seconds > 0 else None
@@ -89,7 +91,7 @@ def read_hosts(path: str | os.PathLike) -> list[str]:
     hosts = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text().splitlines()]
     hosts = [h for h in hosts if h]
     if not hosts:
-        raise ValueError(f"{path} lists no hosts")
+        raise UsageError(f"{path} lists no hosts")
     return hosts
 
 
@@ -126,7 +128,7 @@ def plan(num_workers: int, num_servers: int, command: Sequence[str],
     the hosts round-robin; each command is run there over ssh.
     """
     if num_workers < 1 or num_servers < 1:
-        raise ValueError("need at least one worker and one server")
+        raise UsageError("need at least one worker and one server")
     local = not hosts
     hosts = list(hosts) if hosts else ["127.0.0.1"]
     root = hosts[0].split("@")[-1]
@@ -271,37 +273,3 @@ def _say(out: IO[str], lock: threading.Lock, msg: str) -> None:
     with lock:
         out.write(msg + "\n")
         out.flush()
-
-
-# ------------------------------------------------------------------------- CLI
-def add_cli(sub: Any) -> None:
-    from .cli import _positive_float, _positive_int
-    p = sub.add_parser("launch", help="run a command as a parameter-server job",
-                       description="Start a scheduler, SERVERS servers and WORKERS workers "
-                       "running COMMAND (with DMLC_* set); stop all if one fails.")
-    p.add_argument("-n", "--num-workers", type=_positive_int, required=True)
-    p.add_argument("-s", "--num-servers", type=_positive_int, default=1)
-    p.add_argument("--hosts", help="file with one host per line (ssh); default: this machine")
-    p.add_argument("--timeout", type=_positive_float, help="hard limit on the whole run, seconds")
-    p.add_argument("--port", type=_positive_int,
-                   help="the scheduler's port (default: a free one locally, 9091 with --hosts)")
-    p.add_argument("--ssh", default="ssh -o BatchMode=yes", help=argparse.SUPPRESS)
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="COMMAND", help="-- COMMAND ...")
-    p.set_defaults(handler=_cmd_launch)
-
-
-def _cmd_launch(args: argparse.Namespace) -> int:
-    command = list(args.cmd)
-    if command and command[0] == "--":
-        command = command[1:]
-    if not command:
-        raise ValueError("launch needs a command after --, e.g. "
-                         "`d2lnets launch -n 2 -s 1 -- d2lnets train lenet-bn --kvstore dist_sync`")
-    if command[0] == "d2lnets":  # the same interpreter as the launcher
-        command = [sys.executable, "-m", "d2lnets", *command[1:]]
-    try:
-        hosts = read_hosts(args.hosts) if args.hosts else None
-    except OSError as err:
-        raise ValueError(f"cannot read the hosts file: {err}") from None
-    return launch(args.num_workers, args.num_servers, command, hosts, args.timeout, args.ssh,
-                  port=args.port)

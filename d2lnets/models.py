@@ -26,10 +26,12 @@ from .blocks import (
     gluon_batch_norm,
     resnet_block,
 )
+from .errors import UnknownModelError, UsageError
 from .hybrid import HybridSequential
 
 __all__ = [
     "Network", "ModelInfo", "register_model", "get_model", "list_models", "model_info",
+    "canonical_name", "FASHION_SIDE", "BOOK_RESIZE",
     "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "densenet", "densenet121", "densenet169", "densenet201", "RESNET_SPECS",
     "DENSENET_SPECS",
@@ -61,14 +63,14 @@ class Network(HybridSequential):
     def forward(self, x: Any, *args: Any) -> Any:
         if isinstance(x, nd.NDArray):
             if x.ndim != 4:
-                raise ValueError(f"{self.name} expects 4-D input {self._expected()}; got shape "
+                raise UsageError(f"{self.name} expects 4-D input {self._expected()}; got shape "
                                  f"{x.shape}. A batch of 1-channel images needs X.reshape((-1, 1, H, W)).")
             c = self._channels()
             if c and x.shape[1] != c:
-                raise ValueError(f"{self.name} was built for {c}-channel input "
+                raise UsageError(f"{self.name} was built for {c}-channel input "
                                  f"{self._expected()}; got shape {x.shape}")
             if x.shape[0] == 1 and autograd.is_training():
-                raise ValueError(
+                raise UsageError(
                     f"{self.name}: batch size 1 in training mode. Batch normalisation in training "
                     "normalises with the batch's own statistics; with one sample the variance of "
                     "a fully connected layer is 0, its output is just beta and no gradient flows. "
@@ -81,38 +83,64 @@ class Network(HybridSequential):
                 raise
             lines = text.splitlines()
             first = next((ln for ln in lines if "Check failed" in ln or "shape" in ln.lower()), "")
-            raise ValueError(f"{self.name} cannot take input of shape "
+            raise UsageError(f"{self.name} cannot take input of shape "
                              f"{getattr(x, 'shape', '?')}: it expects {self._expected()}. "
                              f"MXNet said: {first.strip()[:300]}") from None
 
 
+#: Fashion-MNIST's image side, and the side the chapter resizes to for ResNet and DenseNet
+FASHION_SIDE, BOOK_RESIZE = 28, 96
+
+
 @dataclass(frozen=True)
 class ModelInfo:
-    """A registered builder and the book's training defaults for it."""
+    """A registered builder with everything else that is said about the model:
+    the book's training defaults (``lr``, ``resize``), the parameter count of
+    the default build on 1-channel input with 10 classes (``num_params``) and
+    the smallest input tests may feed it (``test_side``)."""
 
     name: str
     builder: Callable[..., Network]
-    input_shape: tuple[int, int, int]
-    lr: float = 0.1
-    resize: int | None = None
+    lr: float
+    resize: int | None
+    num_params: int
+    test_side: int
     doc: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) the model is trained on in the book."""
+        side = self.resize or FASHION_SIDE
+        return (1, side, side)
+
+    @property
+    def cli_name(self) -> str:
+        return self.name.replace("_", "-")
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str | None = None, input_shape: tuple[int, int, int] = (1, 96, 96),
-                   lr: float = 0.1, resize: int | None = 96) -> Callable:
-    """Decorator: add a builder to the registry under its (or the given) name."""
+def register_model(*, lr: float, num_params: int, resize: int | None = BOOK_RESIZE,
+                   test_side: int = 32, name: str | None = None) -> Callable:
+    """Decorator: add a builder to the registry under its (or the given) name.
+
+    A name registered twice is refused: a second model would silently replace
+    the first for every caller.
+    """
     def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
-        key = name or fn.__name__
+        key = canonical_name(name or fn.__name__)
+        if key in _REGISTRY:
+            raise UsageError(f"a model named {key!r} is registered already "
+                             f"({_REGISTRY[key].builder.__module__}); choose another name")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _REGISTRY[key] = ModelInfo(key, fn, input_shape, lr, resize, doc)
+        _REGISTRY[key] = ModelInfo(key, fn, lr, resize, num_params, test_side, doc)
         return fn
     return wrap
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """Registry key of a user-typed name: case, spaces, ``-`` and ``_`` do not matter."""
     return name.strip().lower().replace("-", "_")
 
 
@@ -122,12 +150,14 @@ def list_models() -> list[str]:
 
 
 def model_info(name: str) -> ModelInfo:
-    """The registry entry for ``name`` (``-`` and ``_`` are interchangeable)."""
-    key = _canonical(name)
+    """The registry entry for ``name``; :class:`UnknownModelError` (a ``KeyError``)
+    suggests close names."""
+    key = canonical_name(name)
     if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
+        names = [n.replace("_", "-") for n in list_models()]
+        close = difflib.get_close_matches(key.replace("_", "-"), names, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownModelError(f"unknown model {name!r}{hint}; choose from {', '.join(names)}")
     return _REGISTRY[key]
 
 
@@ -137,13 +167,13 @@ def get_model(name: str, **kwargs: Any) -> Network:
 
 
 # --------------------------------------------------------------------- LeNet
-@register_model(input_shape=(1, 28, 28), lr=1.0, resize=None)
+@register_model(lr=1.0, resize=None, num_params=44_878, test_side=FASHION_SIDE)
 def lenet_bn(num_classes: int = 10, scratch: bool = False) -> Network:
     """The chapter's LeNet with batch normalisation after every conv and dense layer but the last."""
     def bn(features: int, dims: int) -> nn.HybridBlock:
         return BatchNorm(features, num_dims=dims) if scratch else nn.BatchNorm()
 
-    net = Network((1, 28, 28), prefix="lenetbn_")
+    net = Network((1, FASHION_SIDE, FASHION_SIDE), prefix="lenetbn_")
     with net.name_scope():
         net.add(nn.Conv2D(6, kernel_size=5), bn(6, 4), nn.Activation("sigmoid"),
                 nn.MaxPool2D(pool_size=2, strides=2),
@@ -155,7 +185,7 @@ def lenet_bn(num_classes: int = 10, scratch: bool = False) -> Network:
     return net
 
 
-@register_model(input_shape=(1, 28, 28), lr=1.0, resize=None)
+@register_model(lr=1.0, resize=None, num_params=44_878, test_side=FASHION_SIDE)
 def lenet_bn_scratch(num_classes: int = 10) -> Network:
     """LeNet-BN with the chapter's from-scratch BatchNorm."""
     return lenet_bn(num_classes, scratch=True)
@@ -178,9 +208,10 @@ def resnet(depth: int, num_classes: int = 10, thumbnail: bool = False,
     """A ResNet from :data:`RESNET_SPECS`. ``thumbnail`` swaps the 7x7/2 stem
     and max pool for one 3x3/1 conv, for 28x28 input (d2lzh's ``resnet18``)."""
     if depth not in RESNET_SPECS:
-        raise ValueError(f"no ResNet of depth {depth}; choose from {sorted(RESNET_SPECS)}")
+        raise UsageError(f"no ResNet of depth {depth}; choose from {sorted(RESNET_SPECS)}")
     block, counts, channels = RESNET_SPECS[depth]
-    net = Network((1, 28, 28) if thumbnail else (1, 96, 96), prefix=f"resnet{depth}_")
+    side = FASHION_SIDE if thumbnail else BOOK_RESIZE
+    net = Network((1, side, side), prefix=f"resnet{depth}_")
     kw = dict(block=block, norm_layer=norm_layer, conv_bias=conv_bias, shortcut_bn=shortcut_bn,
               last_gamma=last_gamma)
     with net.name_scope():
@@ -197,7 +228,7 @@ def resnet(depth: int, num_classes: int = 10, thumbnail: bool = False,
     return net
 
 
-@register_model(lr=0.05)
+@register_model(lr=0.05, num_params=11_178_378)
 def resnet18(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """The chapter's ResNet-18 (conv biases, 1x1 projection without BN, as the book)."""
     return resnet(18, num_classes, thumbnail, **kwargs)
@@ -209,25 +240,25 @@ def _standard(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-@register_model(lr=0.05)
+@register_model(lr=0.05, num_params=21_283_530)
 def resnet34(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """ResNet-34: basic blocks (3, 4, 6, 3)."""
     return resnet(34, num_classes, thumbnail, **_standard(kwargs))
 
 
-@register_model(lr=0.05)
+@register_model(lr=0.05, num_params=23_522_250)
 def resnet50(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """ResNet-50: bottleneck blocks (3, 4, 6, 3)."""
     return resnet(50, num_classes, thumbnail, **_standard(kwargs))
 
 
-@register_model(lr=0.05)
+@register_model(lr=0.05, num_params=42_514_378)
 def resnet101(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """ResNet-101: bottleneck blocks (3, 4, 23, 3)."""
     return resnet(101, num_classes, thumbnail, **_standard(kwargs))
 
 
-@register_model(lr=0.05)
+@register_model(lr=0.05, num_params=58_158_026)
 def resnet152(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """ResNet-152: bottleneck blocks (3, 8, 36, 3)."""
     return resnet(152, num_classes, thumbnail, **_standard(kwargs))
@@ -242,13 +273,13 @@ DENSENET_SPECS: dict[int, tuple[int, int, tuple[int, ...]]] = {
 }
 
 
-@register_model(lr=0.1)
+@register_model(lr=0.1, num_params=758_226)
 def densenet(num_classes: int = 10, num_channels: int = 64, growth_rate: int = 32,
              num_convs_in_dense_blocks: tuple[int, ...] = (4, 4, 4, 4),
              norm_layer: NormLayer = gluon_batch_norm, conv_bias: bool = True,
              bottleneck: int = 0, compression: float = 0.5) -> Network:
     """The chapter's DenseNet: 4 dense blocks of 4 convs, growth 32, transitions halving channels."""
-    net = Network((1, 96, 96), prefix="densenet_")
+    net = Network((1, BOOK_RESIZE, BOOK_RESIZE), prefix="densenet_")
     with net.name_scope():
         net.add(nn.Conv2D(num_channels, kernel_size=7, strides=2, padding=3, use_bias=conv_bias),
                 norm_layer(num_channels, 4), nn.Activation("relu"),
@@ -274,19 +305,19 @@ def _densenet_b(depth: int, num_classes: int, kwargs: dict[str, Any]) -> Network
     return densenet(num_classes, init, growth, blocks, **kwargs)
 
 
-@register_model(lr=0.1)
+@register_model(lr=0.1, num_params=6_957_834)
 def densenet121(num_classes: int = 10, **kwargs: Any) -> Network:
     """DenseNet-121 (DenseNet-BC: 1x1 bottleneck, 0.5 compression)."""
     return _densenet_b(121, num_classes, kwargs)
 
 
-@register_model(lr=0.1)
+@register_model(lr=0.1, num_params=12_494_858)
 def densenet169(num_classes: int = 10, **kwargs: Any) -> Network:
     """DenseNet-169 (DenseNet-BC)."""
     return _densenet_b(169, num_classes, kwargs)
 
 
-@register_model(lr=0.1)
+@register_model(lr=0.1, num_params=18_105_866)
 def densenet201(num_classes: int = 10, **kwargs: Any) -> Network:
     """DenseNet-201 (DenseNet-BC)."""
     return _densenet_b(201, num_classes, kwargs)

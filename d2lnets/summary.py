@@ -13,6 +13,8 @@ from typing import Any
 import mxnet as mx
 import numpy as np
 
+from .errors import UsageError
+
 __all__ = ["LayerSummary", "Summary", "summary"]
 
 
@@ -63,7 +65,7 @@ def _layer_macs(sym: mx.sym.Symbol, input_shape: Shape) -> tuple[Shape, int, dic
     internals = sym.get_internals()
     arg_shapes, out_shapes, _ = internals.infer_shape(data=input_shape)
     if out_shapes is None:
-        raise ValueError(f"cannot infer shapes for input {input_shape}")
+        raise UsageError(f"cannot infer shapes for input {input_shape}")
     shapes = dict(zip(internals.list_outputs(), out_shapes))
     args = dict(zip(internals.list_arguments(), arg_shapes))
     nodes = json.loads(sym.tojson())["nodes"]
@@ -94,7 +96,7 @@ def summary(net: Iterable[Any], input_shape: tuple[int, ...] | None = None,
     """
     if input_shape is None:
         if not hasattr(net, "input_shape"):
-            raise ValueError("summary needs input_shape, e.g. (1, 1, 28, 28)")
+            raise UsageError("summary needs input_shape, e.g. (1, 1, 28, 28)")
         input_shape = (1,) + tuple(net.input_shape)
     shape = tuple(int(s) for s in input_shape)
     result = Summary(shape)
@@ -107,7 +109,7 @@ def summary(net: Iterable[Any], input_shape: tuple[int, ...] | None = None,
         try:
             out, macs, args = _layer_macs(sym, shape)
         except mx.base.MXNetError as err:
-            raise ValueError(f"{layer.name} cannot take input of shape {shape}: "
+            raise UsageError(f"{layer.name} cannot take input of shape {shape}: "
                              f"{str(err).splitlines()[0][:300]}") from None
         params = sum(int(np.prod(s)) for n, s in args.items() if n in trainable)
         result.layers.append(LayerSummary(layer.name, out, params, macs))

@@ -7,7 +7,8 @@ import mxnet as mx
 import pytest
 
 import d2lnets as d2l
-from d2lnets.devices import parse_ctx, usable_cores
+from d2lnets.devices import parse_ctx
+from d2lnets.threads import usable_cores
 
 PROBE = """
 import os, sys

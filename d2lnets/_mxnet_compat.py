@@ -1,0 +1,84 @@
+"""Every use of MXNet internals in d2lnets, in one place, checked at import.
+
+MXNet 1.9.1 is the last release, so these are frozen, but they are private:
+- ``hybrid.py`` overrides four private Gluon ``HybridBlock`` methods
+  (:data:`HYBRID_HOOKS`) to keep one cached graph per mode;
+- :func:`set_engine_omp_threads` writes the engine's OpenMP thread cap inside
+  libmxnet (the library exports the getter, not the setter);
+- :func:`set_caller_omp_threads` calls ``MXSetNumOMPThreads`` through ctypes.
+
+:func:`check` fails loudly, naming what is missing, unless MXNet is 1.9.x with
+those hooks, instead of letting d2lnets misbehave on another version.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import mxnet as mx
+from mxnet.gluon import Block, HybridBlock
+
+from .errors import EnvironmentProblem
+
+__all__ = ["check", "children_of", "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS",
+           "SUPPORTED"]
+
+#: the MXNet release line d2lnets is written against
+SUPPORTED = "1.9."
+#: private Gluon methods that ``hybrid.ModeAwareMixin`` overrides
+HYBRID_HOOKS = ("_get_graph", "_build_cache", "_call_cached_op", "_clear_cached_op")
+_ENGINE_GET = "_ZN5mxnet6engine6OpenMP3GetEv"
+_ENGINE_COUNT = "_ZNK5mxnet6engine6OpenMP28GetRecommendedOMPThreadCountEb"
+
+
+def check() -> None:
+    """Raise :class:`EnvironmentProblem` unless this MXNet has what d2lnets uses."""
+    if not mx.__version__.startswith(SUPPORTED):
+        raise EnvironmentProblem(
+            f"d2lnets needs MXNet {SUPPORTED}x; this is MXNet {mx.__version__}. Install "
+            f"mxnet==1.9.1 (or mxnet-cu11x==1.9.1 on a GPU machine): `d2lnets doctor` says which.")
+    missing = [h for h in HYBRID_HOOKS if not callable(getattr(HybridBlock, h, None))]
+    if missing:
+        raise EnvironmentProblem(f"this MXNet build lacks Gluon's {', '.join(missing)}, which "
+                                 f"d2lnets' hybridization needs: reinstall mxnet 1.9.1")
+
+
+def set_caller_omp_threads(n: int) -> None:
+    """The OpenMP team size of the calling thread (``MXSetNumOMPThreads``)."""
+    mx.base._LIB.MXSetNumOMPThreads(ctypes.c_int(int(n)))
+
+
+def set_engine_omp_threads(n: int) -> bool:
+    """Set the thread count MXNet's engine gives its CPU worker threads when they
+    start (they start with the first operation on a device); True if it took.
+
+    libmxnet 1.9.1 exports ``OpenMP::Get`` and ``GetRecommendedOMPThreadCount``
+    but not the setter: the cap (``omp_thread_max_``) is the int after the
+    ``enabled`` flag. The write is verified through the getter and undone if it
+    does not read back, so another layout is left alone.
+    """
+    lib = mx.base._LIB
+    try:
+        get, count = getattr(lib, _ENGINE_GET), getattr(lib, _ENGINE_COUNT)
+    except AttributeError:
+        return False
+    get.restype = ctypes.c_void_p
+    count.argtypes, count.restype = [ctypes.c_void_p, ctypes.c_bool], ctypes.c_int
+    engine_omp = get()
+    if not engine_omp:
+        return False
+    # the count is min(the calling thread's OpenMP maximum, omp_thread_max_)
+    set_caller_omp_threads(n)
+    field = ctypes.c_int.from_address(engine_omp + 4)
+    before = field.value
+    if count(engine_omp, False) not in (before, n):  # not the layout we know: leave it
+        return False
+    field.value = n
+    if count(engine_omp, False) != n:
+        field.value = before
+        return False
+    return True
+
+
+def children_of(block: Block) -> list[Block]:
+    """A Gluon block's direct children (``Block._children``, a plain dict in 1.9)."""
+    return list(block._children.values())

@@ -1,0 +1,63 @@
+"""The ``d2lnets`` command: train a chapter model, and more.
+
+    d2lnets train lenet-bn            # the book's settings: lr 1.0, batch 256, 5 epochs
+    d2lnets summary resnet18 --resize 96
+
+stdout carries the book's lines ("training on cpu(0)", "epoch 1, loss ..."); notes
+go to stderr. The exit code comes from the error's class alone
+(``errors.D2lnetsError.exit_code``): 0 done, 1 a run-time failure, 2 a wrong use,
+130 interrupted after a checkpoint. Each command is one module here; the
+library never imports this package.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from ..errors import D2lnetsError, TrainingInterrupted
+from . import export, launch, summary, train
+from ._args import Parser
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = (train, summary, export, launch)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
+               "Deep Learning (MXNet), fast and offline.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return p
+
+
+def note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except TrainingInterrupted as err:
+        note(f"d2lnets: {err}")
+        return _exit(err.exit_code)
+    except D2lnetsError as err:
+        note(f"d2lnets: error: {err}")
+        return _exit(err.exit_code)
+    except KeyboardInterrupt:
+        note("d2lnets: interrupted")
+        return _exit(TrainingInterrupted.exit_code)
+
+
+def _exit(code: int) -> int:
+    """A failing parameter-server worker leaves at once: a normal exit would
+    wait in the kvstore's shutdown for peers that wait for it."""
+    if os.environ.get("DMLC_ROLE") == "worker" and "DMLC_PS_ROOT_URI" in os.environ:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,142 @@
+"""How many OpenMP threads MXNet gets, decided before MXNet loads.
+
+MXNet 1.9 runs one OpenMP thread on a 2-core machine, half the speed of the
+convolutions. ``import d2lnets`` therefore sets ``OMP_NUM_THREADS`` to the
+cores this process may really use: its affinity mask, capped by the cgroup CPU
+quota (a container's ``--cpus``), rounded down, at least 1. The user's own
+``OMP_NUM_THREADS`` always wins; ``D2LNETS_THREADS=<n>`` sets the count and
+``D2LNETS_THREADS=off`` leaves MXNet's default alone.
+
+This module must not import MXNet at its top: the variable is read when
+libmxnet loads. If MXNet was imported first, the engine's cap is written
+directly (see ``_mxnet_compat``).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["usable_cores", "cgroup_cpu_limit", "configure_cpu_threads", "ThreadChoice",
+           "CHOICE"]
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass
+class ThreadChoice:
+    """The thread count in force and why (for ``d2lnets doctor``)."""
+
+    threads: int | None
+    reason: str
+
+
+#: what :func:`configure_cpu_threads` decided in this process
+CHOICE = ThreadChoice(None, "not configured")
+
+
+def _affinity() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _own_cgroups(proc_file: Path) -> dict[str, str]:
+    """controller -> cgroup path of this process ('' for cgroup v2's unified line)."""
+    groups = {}
+    try:
+        lines = proc_file.read_text().splitlines()
+    except OSError:
+        return groups
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(",") if parts[1] else [""]:
+                groups[controller] = parts[2]
+    return groups
+
+
+def _quota_v1(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _quota_v2(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return int(quota) / int(period) if quota != "max" and int(period) > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT, proc_file: Path = Path("/proc/self/cgroup")
+                     ) -> float | None:
+    """The tightest CPU quota (in cores) on this process's cgroup and its
+    ancestors, v1 (``cpu.cfs_quota_us``) or v2 (``cpu.max``); None if unlimited."""
+    groups = _own_cgroups(proc_file)
+    limits = []
+    for controller, reader in (("cpu", _quota_v1), ("", _quota_v2)):
+        path = groups.get(controller)
+        if path is None:
+            continue
+        base = root / ("cpu" if controller == "cpu" and (root / "cpu").is_dir() else "")
+        folder = base / path.lstrip("/")
+        while True:
+            limit = reader(folder)
+            if limit is not None:
+                limits.append(limit)
+            if folder == base or folder.parent == folder:
+                break
+            folder = folder.parent
+    return min(limits) if limits else None
+
+
+def usable_cores() -> int:
+    """Cores this process may really use: the affinity mask, capped by the
+    cgroup CPU quota rounded down, at least 1."""
+    n = _affinity()
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        n = min(n, max(1, math.floor(quota)))
+    return n
+
+
+def configure_cpu_threads() -> int | None:
+    """Set MXNet's OpenMP threads by the policy above; return the count (None: MXNet's own)."""
+    global CHOICE
+    user = os.environ.get("OMP_NUM_THREADS")
+    mine = os.environ.get("D2LNETS_THREADS", "").strip().lower()
+    if user:
+        CHOICE = ThreadChoice(int(user) if user.isdigit() else None, "OMP_NUM_THREADS set by you")
+        return CHOICE.threads
+    if mine == "off":
+        CHOICE = ThreadChoice(None, "D2LNETS_THREADS=off: MXNet's default")
+        return None
+    if mine.isdigit() and int(mine) > 0:
+        n, why = int(mine), "D2LNETS_THREADS"
+    else:
+        n, why = usable_cores(), _why_cores()
+    loaded_before = "mxnet" in sys.modules  # then the variable comes too late
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    from . import _mxnet_compat  # loads MXNet: only now that the variable is set
+    if loaded_before:
+        _mxnet_compat.set_engine_omp_threads(n)
+    # one thread for the Python thread itself: its per-batch copies would
+    # otherwise start a second spinning team that fights the engine's workers
+    _mxnet_compat.set_caller_omp_threads(1)
+    CHOICE = ThreadChoice(n, why)
+    return n
+
+
+def _why_cores() -> str:
+    quota, affinity = cgroup_cpu_limit(), _affinity()
+    if quota is not None and math.floor(quota) < affinity:
+        return f"cgroup CPU quota {quota:g} cores (affinity {affinity})"
+    return f"{affinity} cores in the affinity mask"

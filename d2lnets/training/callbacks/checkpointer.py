@@ -1,0 +1,69 @@
+"""``Checkpointer``: save the run every epoch and on Ctrl-C; restore it on resume.
+
+Like timm's ``CheckpointSaver``, only the process that writes the run (rank 0)
+gets one: the caller adds it. The caller also says whether the trainer's
+states are saved (not under a distributed kvstore, where they live on the
+servers).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from ...checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ..history import History
+from .base import Callback
+
+__all__ = ["Checkpointer"]
+
+
+class Checkpointer(Callback):
+    """Checkpoints into ``out_dir``: one after every epoch, one at the exact
+    batch on an interruption. ``resume`` (a checkpoint folder, a run folder, or
+    True for ``out_dir``) restores the position, the history and the
+    iterator's seed before the first batch. ``write=False`` only restores."""
+
+    def __init__(self, out_dir: str | os.PathLike, resume: str | os.PathLike | bool | None = None,
+                 save_states: bool = True, log: Callable[[str], None] | None = print,
+                 extra: dict | None = None, write: bool = True):
+        self.out, self.write = Path(out_dir), write
+        self.resume, self.save_states, self.log = resume, save_states, log
+        self.extra = dict(extra or {})
+
+    def on_train_begin(self, run: Any) -> None:
+        if self.resume:
+            self._restore(run)
+        run.last_checkpoint = run.last_checkpoint or _str(latest_checkpoint(self.out))
+
+    def _restore(self, run: Any) -> None:
+        where = self.out if self.resume is True else Path(self.resume)
+        trainer = run.trainer if self.save_states else None
+        meta = load_checkpoint(where, run.net, trainer, ctx=run.ctxs)
+        run.history = History(meta.get("history", []))
+        run.start_epoch, run.start_batch = int(meta["epoch"]), int(meta.get("batch", 0))
+        run.partial = meta.get("partial")
+        if "seed" in meta and hasattr(run.train_iter, "seed"):
+            run.train_iter.seed = int(meta["seed"])
+        run.last_checkpoint = meta["path"]
+        if self.log:
+            self.log(f"resuming from {meta['path']} (epoch {run.start_epoch + 1}, "
+                     f"batch {run.start_batch})")
+
+    def save(self, run: Any, epoch: int, batch: int, partial: dict | None) -> str:
+        meta = {"epoch": epoch, "batch": batch, "partial": partial,
+                "history": run.history.epochs, "num_epochs": run.config.num_epochs,
+                "seed": getattr(run.train_iter, "seed", run.config.seed), **self.extra}
+        trainer = run.trainer if self.save_states else None
+        return str(save_checkpoint(self.out, run.net, trainer, meta))
+
+    def on_epoch_end(self, run: Any, row: dict) -> None:
+        if self.write:
+            run.last_checkpoint = self.save(run, run.epoch + 1, 0, None)
+
+    def on_interrupt(self, run: Any, partial: dict) -> str | None:
+        return self.save(run, run.epoch, run.batch, partial) if self.write else None
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,262 @@
+"""The fit loop: ``fit`` runs epochs of ``train_one_epoch`` and ``validate``.
+
+Everything optional (checkpoints, progress, history files, schedules, the
+divergence guard, the watchdog) is a callback. The loop itself keeps loss and
+accuracy sums on the device (:class:`EpochSums`) and never reads a value per
+batch: the book's per-batch ``.asscalar()`` serialises the device. Ctrl-C is a
+request (:class:`StopRequest`) honoured between batches, after which the
+callbacks save the exact position.
+"""
+from __future__ import annotations
+
+import math
+import random
+import signal
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, nd
+
+from .._mxnet_compat import children_of
+from ..errors import TrainingInterrupted, UsageError
+from ..hybrid import ModeAwareMixin
+from .callbacks.base import Callback, CallbackList
+from .callbacks.divergence import diverged
+from .config import TrainConfig
+from .history import History
+from .signals import StopRequest
+
+__all__ = ["fit", "train_one_epoch", "train_step", "validate", "evaluate_accuracy", "EpochSums",
+           "Run", "set_seed", "hybridize_safely", "as_context_list", "EPOCH_LINE"]
+
+#: the book's epoch line
+EPOCH_LINE = "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
+
+
+def set_seed(seed: int) -> None:
+    """Seed MXNet, numpy and Python: parameter initialisation and shuffling repeat."""
+    mx.random.seed(int(seed))
+    np.random.seed(int(seed) % (2 ** 32))
+    random.seed(int(seed))
+
+
+def as_context_list(ctx: Any) -> list[mx.Context]:
+    """One context, a list of them, or None (the CPU) as a list."""
+    if ctx is None:
+        return [mx.cpu()]
+    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+
+
+def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
+    if len(ctxs) == 1:
+        return [X.as_in_context(ctxs[0])]
+    return gluon.utils.split_and_load(X, ctxs, even_split=False)
+
+
+def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None) -> float:
+    """Classification accuracy of ``net`` over ``data_iter`` (the book's helper).
+
+    ``ctx`` may be one context or a list; counts stay on the device and are
+    read once at the end.
+    """
+    ctxs = as_context_list(ctx)
+    correct = [nd.zeros((1,), ctx=c, dtype="float64") for c in ctxs]
+    n = 0
+    for X, y in data_iter:
+        for c_sum, Xs, ys in zip(correct, _split(X, ctxs), _split(y, ctxs)):
+            hits = net(Xs).argmax(axis=1) == ys.astype("float32")
+            c_sum += hits.sum().astype("float64")
+        n += X.shape[0]
+    if n == 0:
+        raise UsageError("evaluate_accuracy: the data iterator yielded no examples")
+    return float(sum(c.asscalar() for c in correct)) / n
+
+
+class EpochSums:
+    """Loss and correct-prediction sums of one epoch, kept on each device.
+
+    ``partial`` restores the host-side figures of an epoch interrupted part-way.
+    """
+
+    def __init__(self, ctxs: Sequence[mx.Context], partial: dict | None = None):
+        self.loss = [nd.zeros((1,), ctx=c, dtype="float64") for c in ctxs]
+        self.correct = [nd.zeros((1,), ctx=c, dtype="float64") for c in ctxs]
+        self.n, self.elapsed, self.started = 0, 0.0, time.time()
+        if partial:
+            self.loss[0] += partial["loss_sum"]
+            self.correct[0] += partial["correct"]
+            self.n, self.elapsed = int(partial["n"]), float(partial["elapsed"])
+
+    def add(self, outs: list, ys: list, losses: list) -> list[nd.NDArray]:
+        """Add one batch; return its per-device loss sums (still on the device)."""
+        sums = []
+        for j, (o, t, lv) in enumerate(zip(outs, ys, losses)):
+            s = lv.sum().astype("float64")
+            self.loss[j] += s
+            self.correct[j] += (o.argmax(axis=1) == t.astype("float32")).sum().astype("float64")
+            sums.append(s)
+            self.n += o.shape[0]
+        return sums
+
+    @property
+    def seconds(self) -> float:
+        return self.elapsed + time.time() - self.started
+
+    def read(self) -> dict[str, float]:
+        """The host-side figures (one read per device): what a checkpoint stores mid-epoch."""
+        return {"loss_sum": float(sum(v.asscalar() for v in self.loss)),
+                "correct": float(sum(v.asscalar() for v in self.correct)),
+                "n": self.n, "elapsed": self.seconds}
+
+
+@dataclass
+class Run:
+    """What the callbacks see of a run: the objects, the position, the history."""
+
+    net: Any
+    trainer: gluon.Trainer
+    train_iter: Any
+    test_iter: Any
+    ctxs: list[mx.Context]
+    config: TrainConfig
+    loss: Any
+    history: History = field(default_factory=History)
+    epoch: int = 0
+    batch: int = 0
+    start_epoch: int = 0
+    start_batch: int = 0
+    partial: dict | None = None
+    last_checkpoint: str | None = None
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Batches per epoch when the iterator knows (the book's iterators may not)."""
+        try:
+            return len(self.train_iter)
+        except TypeError:
+            return None
+
+    @property
+    def step_size(self) -> int | None:
+        return self.config.batch_size or getattr(self.train_iter, "batch_size", None)
+
+
+def hybridize_safely(block: Any, **kwargs: Any) -> None:
+    """Hybridize what can be hybridized without changing what the net does.
+
+    A d2lnets block, or a Gluon HybridBlock holding no d2lnets block (whose
+    state updates need a d2lnets container), is hybridized whole; anything else
+    (the book's ``nn.Sequential``, a Gluon container around a from-scratch
+    ``BatchNorm``) is left imperative and its children are looked at in turn.
+    Nothing here calls ``nn.Sequential.hybridize``, which prints warnings.
+    """
+    if isinstance(block, ModeAwareMixin) or (
+            isinstance(block, gluon.HybridBlock) and not _holds_mode_aware(block)):
+        block.hybridize(**kwargs)
+        return
+    for child in children_of(block):
+        hybridize_safely(child, **kwargs)
+
+
+def _holds_mode_aware(block: Any) -> bool:
+    return any(isinstance(c, ModeAwareMixin) or _holds_mode_aware(c) for c in children_of(block))
+
+
+def train_step(run: Run, X: nd.NDArray, y: nd.NDArray) -> tuple[list, list, list]:
+    """Forward, backward and one optimizer step on a batch split over the devices."""
+    Xs, ys = _split(X, run.ctxs), _split(y, run.ctxs)
+    with autograd.record():
+        outs = [run.net(x) for x in Xs]
+        losses = [run.loss(o, t) for o, t in zip(outs, ys)]
+    autograd.backward(losses)
+    run.trainer.step(run.step_size or X.shape[0])
+    return outs, ys, losses
+
+
+def _batches(train_iter: Any, epoch: int, first: int) -> Iterator:
+    if hasattr(train_iter, "epoch"):  # d2lnets iterators start mid-epoch without reading
+        return train_iter.epoch(epoch, first)
+    batches = iter(train_iter)
+    for _ in range(first):
+        next(batches, None)
+    return batches
+
+
+def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> EpochSums:
+    """Train on the batches of ``run.epoch`` from ``run.batch`` on, until the
+    epoch ends or a stop is requested."""
+    resumed = run.epoch == run.start_epoch and run.start_batch > 0
+    run.batch = run.start_batch if resumed else 0
+    sums = EpochSums(run.ctxs, run.partial if resumed else None)
+    callbacks.on_epoch_begin(run)
+    for X, y in _batches(run.train_iter, run.epoch, run.batch):
+        if stop.requested:
+            break
+        callbacks.on_batch_begin(run)
+        outs, ys, losses = train_step(run, X, y)
+        batch_loss = sums.add(outs, ys, losses)
+        run.batch += 1
+        callbacks.on_batch_end(run, {"loss_sums": batch_loss, "size": X.shape[0]})
+    callbacks.on_batches_end(run)
+    return sums
+
+
+def validate(run: Run, sums: EpochSums) -> dict[str, float]:
+    """The epoch's row: training figures from ``sums`` and the test accuracy."""
+    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs)
+    figures = sums.read()
+    n = max(1, figures["n"])
+    return {"epoch": run.epoch + 1, "loss": figures["loss_sum"] / n,
+            "train_acc": figures["correct"] / n, "test_acc": test_acc,
+            "time": figures["elapsed"], "lr": run.trainer.learning_rate}
+
+
+def _interrupted(run: Run, callbacks: CallbackList, sums: EpochSums, signum: int) -> None:
+    nd.waitall()
+    saved = callbacks.on_interrupt(run, sums.read())
+    name = signal.Signals(signum).name
+    where = f"saved {saved}" if saved else "nothing saved (no run folder)"
+    how = f" {Path(saved).parent}" if saved else ""
+    raise TrainingInterrupted(
+        f"{name}: stopped in epoch {run.epoch + 1} after batch {run.batch}; {where}. "
+        f"Resume with the same command and --resume{how}.", saved, signum)
+
+
+def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
+        config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
+        loss: Any = None) -> History:
+    """Train ``net`` for ``config.num_epochs`` and return the :class:`History`.
+
+    Callbacks run in the order given; a checkpoint callback restores a run in
+    its ``on_train_begin``. Raises :class:`TrainingInterrupted` on SIGINT or
+    SIGTERM once the callbacks have saved the position.
+    """
+    config = config or TrainConfig()
+    run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
+              loss or gluon.loss.SoftmaxCrossEntropyLoss())
+    if config.seed is not None:
+        set_seed(config.seed)
+        if hasattr(train_iter, "seed"):
+            train_iter.seed = int(config.seed)
+    if config.hybridize:
+        hybridize_safely(net, static_alloc=True, static_shape=True)
+    cbs = CallbackList(callbacks)
+    cbs.on_train_begin(run)
+    with StopRequest() as stop:
+        for epoch in range(run.start_epoch, config.num_epochs):
+            run.epoch = epoch
+            sums = train_one_epoch(run, cbs, stop)
+            if stop.requested:
+                _interrupted(run, cbs, sums, stop.signum)
+            row = validate(run, sums)
+            if not math.isfinite(row["loss"]):
+                raise diverged(run, f"became {row['loss']}")
+            run.history.append(row)
+            cbs.on_epoch_end(run, row)
+    cbs.on_train_end(run)
+    return run.history
