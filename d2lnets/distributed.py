@@ -200,6 +200,50 @@ def _ignore() -> contextlib.AbstractContextManager:
     return contextlib.suppress(OSError, subprocess.TimeoutExpired)
 
 
+def _start(procs: list[Proc], local: bool, ssh: str, out: IO[str],
+           lock: threading.Lock) -> list[threading.Thread]:
+    """Start every process in its own session, with a thread copying its output."""
+    pumps = []
+    for p in procs:
+        argv, env = _argv(p, local, ssh)
+        p.popen = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                   start_new_session=True)
+        t = threading.Thread(target=_pump, args=(p, p.popen.stdout, out, lock), daemon=True)
+        t.start()
+        pumps.append(t)
+    return pumps
+
+
+def _failure(procs: list[Proc], ended_early: float | None) -> tuple[str | None, float | None]:
+    """Why the run must stop now (None: it may go on), and when a scheduler or
+    server first ended while workers still ran."""
+    running = any(w.popen.poll() is None for w in workers_of(procs))
+    for p in procs:
+        code = p.popen.poll()
+        failed = code is not None and code != 0
+        if code == 0 and p.role != "worker" and running and ended_early is None:
+            ended_early = time.monotonic()
+        # the servers end as the last worker shuts down; long before, it is a fault
+        early = (ended_early is not None and running and p.role != "worker" and code == 0
+                 and time.monotonic() - ended_early > SERVER_GRACE)
+        if failed or early:
+            why = (f"exited with {code}" if code >= 0 else
+                   f"was killed by {signal.Signals(-code).name}") if failed else \
+                "exited while workers were still running"
+            rank = f" (rank {p.rank})" if p.role == "worker" else ""
+            return f"{p.name}{rank} {why}", ended_early
+    return None, ended_early
+
+
+def _finish(procs: list[Proc]) -> None:
+    """Every worker succeeded: the scheduler and servers end by themselves."""
+    deadline = time.monotonic() + 10
+    for p in procs:
+        with _ignore():
+            p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+
 def launch(num_workers: int, num_servers: int, command: Sequence[str],
            hosts: Sequence[str] | None = None, timeout: float | None = None,
            ssh: str = "ssh -o BatchMode=yes", out: IO[str] | None = None,
@@ -212,46 +256,19 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
     """
     out = out or sys.stdout
     procs = plan(num_workers, num_servers, command, hosts, port)
-    local = not hosts
-    lock = threading.Lock()
-    pumps = []
-    start = time.monotonic()
+    lock, start, pumps = threading.Lock(), time.monotonic(), []
+    ended_early: float | None = None
     try:
-        for p in procs:
-            argv, env = _argv(p, local, ssh)
-            p.popen = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                       start_new_session=True)
-            t = threading.Thread(target=_pump, args=(p, p.popen.stdout, out, lock), daemon=True)
-            t.start()
-            pumps.append(t)
-        workers = workers_of(procs)
-        ended_early: float | None = None  # when a scheduler/server ended with workers running
+        pumps = _start(procs, not hosts, ssh, out, lock)
         while True:
-            running = any(w.popen.poll() is None for w in workers)
-            for p in procs:
-                code = p.popen.poll()
-                failed = code is not None and code != 0
-                if code == 0 and p.role != "worker" and running and ended_early is None:
-                    ended_early = time.monotonic()
-                # the servers end as the last worker shuts down; long before, it is a fault
-                early = (ended_early is not None and running and p.role != "worker" and code == 0
-                         and time.monotonic() - ended_early > SERVER_GRACE)
-                if failed or early:
-                    _stop_all(procs)
-                    why = (f"exited with {code}" if code >= 0 else
-                           f"was killed by {signal.Signals(-code).name}") if failed else \
-                        "exited while workers were still running"
-                    rank = f" (rank {p.rank})" if p.role == "worker" else ""
-                    _say(out, lock, f"d2lnets launch: {p.name}{rank} {why}; stopped the other "
-                                    f"{len(procs) - 1} processes")
-                    return 1
-            if all(w.popen.poll() == 0 for w in workers):
-                deadline = time.monotonic() + 10  # the scheduler and servers end by themselves
-                for p in procs:
-                    with _ignore():
-                        p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            why, ended_early = _failure(procs, ended_early)
+            if why:
                 _stop_all(procs)
+                _say(out, lock, f"d2lnets launch: {why}; stopped the other {len(procs) - 1} "
+                                f"processes")
+                return 1
+            if all(w.popen.poll() == 0 for w in workers_of(procs)):
+                _finish(procs)
                 return 0
             if timeout is not None and time.monotonic() - start > timeout:
                 _stop_all(procs)

@@ -4,7 +4,10 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from mxnet import nd
+from mxnet.gluon import nn
 
+import d2lnets as d2l
 from d2lnets.data import FILES
 
 
@@ -36,3 +39,18 @@ def write_fake_set(folder: Path, n_train: int = 20, n_test: int = 10) -> Path:
         write_idx(folder / img_name, rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8))
         write_idx(folder / lbl_name, (np.arange(n) % 10).astype(np.uint8))
     return folder
+
+
+def bn_pair(C, dims, momentum, eps, hybridize):
+    """A d2lnets BatchNorm and Gluon's, with the same random gamma and beta."""
+    ours = d2l.BatchNorm(C, dims, eps=eps, momentum=momentum)
+    ref = nn.BatchNorm(in_channels=C, momentum=momentum, epsilon=eps)
+    for blk in (ours, ref):
+        blk.initialize()
+        if hybridize:
+            blk.hybridize(static_alloc=True, static_shape=True)
+    gamma, beta = nd.random.uniform(0.5, 2, shape=C), nd.random.normal(shape=C)
+    for blk in (ours, ref):
+        blk.gamma.set_data(gamma)
+        blk.beta.set_data(beta)
+    return ours, ref

@@ -2,10 +2,10 @@
 nn.BatchNorm, and the moving statistics through save/load and hybridization."""
 import numpy as np
 import pytest
+from helpers import bn_pair as _pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mxnet import autograd, nd
-from mxnet.gluon import nn
 
 import d2lnets as d2l
 
@@ -107,20 +107,6 @@ def test_batch_norm_rejects_other_ranks(shape):
 
 
 # ---- BatchNorm, the layer, against Gluon's ------------------------------------
-def _pair(C, dims, momentum, eps, hybridize):
-    ours = d2l.BatchNorm(C, dims, eps=eps, momentum=momentum)
-    ref = nn.BatchNorm(in_channels=C, momentum=momentum, epsilon=eps)
-    for blk in (ours, ref):
-        blk.initialize()
-        if hybridize:
-            blk.hybridize(static_alloc=True, static_shape=True)
-    gamma, beta = nd.random.uniform(0.5, 2, shape=C), nd.random.normal(shape=C)
-    for blk in (ours, ref):
-        blk.gamma.set_data(gamma)
-        blk.beta.set_data(beta)
-    return ours, ref
-
-
 def _compare_layers(shape, momentum, eps, hybridize, steps=3):
     C = shape[1]
     ours, ref = _pair(C, len(shape), momentum, eps, hybridize)
@@ -197,36 +183,3 @@ def test_save_load_keeps_moving_stats(tmp_path):
     gluon = d2l.lenet_bn(scratch=False)
     gluon.load_parameters(path)
     np.testing.assert_allclose(gluon(X).asnumpy(), net(X).asnumpy(), rtol=1e-4, atol=1e-5)
-
-
-def test_hybridized_scratch_bn_keeps_both_modes():
-    """One graph per mode: training after prediction (and back) stays correct."""
-    ours, ref = _pair(3, 4, 0.9, 1e-5, hybridize=True)
-    X = nd.random.normal(2.0, 1.0, shape=(4, 3, 4, 4))
-    np.testing.assert_allclose(ours(X).asnumpy(), ref(X).asnumpy(), rtol=1e-5, atol=1e-5)
-    with autograd.record():
-        y1, y2 = ours(X), ref(X)
-        loss = y1.sum() + y2.sum()
-    loss.backward()  # Gluon's operator updates its moving statistics in backward
-    np.testing.assert_allclose(y1.asnumpy(), y2.asnumpy(), rtol=1e-5, atol=1e-5)
-    # batch statistics: each channel of the output has mean beta
-    np.testing.assert_allclose(y1.asnumpy().mean(axis=(0, 2, 3)), ours.beta.data().asnumpy(),
-                               atol=1e-4)
-    np.testing.assert_allclose(ours(X).asnumpy(), ref(X).asnumpy(), rtol=1e-5, atol=1e-5)
-
-
-def test_foreign_hybridized_container_is_refused_in_training():
-    seq = nn.HybridSequential()
-    seq.add(nn.Dense(4), d2l.BatchNorm(4, 2))
-    seq.initialize()
-    seq.hybridize()
-    with pytest.raises(RuntimeError, match="d2lnets.HybridSequential"):
-        with autograd.record():
-            seq(nd.ones((3, 5)))
-    ok = d2l.HybridSequential()
-    ok.add(nn.Dense(4), d2l.BatchNorm(4, 2))
-    ok.initialize()
-    ok.hybridize()
-    with autograd.record():
-        ok(nd.random.uniform(shape=(3, 5)))
-    assert np.abs(ok[1].running_mean.data().asnumpy()).max() > 0

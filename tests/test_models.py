@@ -107,12 +107,42 @@ def test_unknown_model_suggests_close_names():
         d2l.get_model("resnet19")
 
 
-SMALL = {"lenet_bn": (2, 1, 28, 28), "lenet_bn_scratch": (2, 1, 28, 28)}
+def small_shape(name):
+    """The smallest input the registry says a test may feed the model."""
+    side = d2l.model_info(name).test_side
+    return (2, 1, side, side)
+
+
+@pytest.mark.parametrize("name", d2l.list_models())
+def test_registry_metadata_is_true(name):
+    """The registry's parameter count equals both the symbolic count and the
+    initialised Parameters; its input shape is what the book trains on."""
+    info = d2l.model_info(name)
+    assert trainable(info.builder(), small_shape(name)[:1] + info.input_shape) == info.num_params
+    net = info.builder()
+    net.initialize()
+    net(nd.zeros(small_shape(name)))
+    real = sum(p.data().size for p in net.collect_params().values() if p.grad_req != "null")
+    assert real == info.num_params
+    assert info.input_shape == ((1, 28, 28) if name.startswith("lenet") else (1, 96, 96))
+    assert info.lr > 0 and info.doc
+
+
+def test_a_duplicate_name_is_refused():
+    before = d2l.model_info("resnet18")
+    with pytest.raises(ValueError, match="registered already"):
+        d2l.models.register_model(lr=0.1, num_params=1, name="ResNet18 ")(lambda: None)
+    assert d2l.model_info("resnet18") is before
+
+
+def test_names_normalise_one_way():
+    assert d2l.model_info("LeNet-BN") is d2l.model_info("lenet_bn")
+    assert d2l.model_info("lenet_bn").cli_name == "lenet-bn"
 
 
 @pytest.mark.parametrize("name", d2l.list_models())
 def test_every_model_forward_backward_and_hybridize(name):
-    shape = SMALL.get(name, (2, 1, 32, 32))
+    shape = small_shape(name)
     net = d2l.get_model(name, num_classes=7)
     net.initialize(init.Xavier())
     X = nd.random.uniform(shape=shape)
@@ -142,7 +172,7 @@ def test_every_model_forward_backward_and_hybridize(name):
 
 @pytest.mark.parametrize("name", d2l.list_models())
 def test_every_model_rejects_wrong_input_clearly(name):
-    shape = SMALL.get(name, (2, 1, 32, 32))
+    shape = small_shape(name)
     net = d2l.get_model(name)
     net.initialize()
     net(nd.zeros(shape))
@@ -150,6 +180,8 @@ def test_every_model_rejects_wrong_input_clearly(name):
         net(nd.zeros(shape[1:]))
     with pytest.raises(ValueError, match=r"built for 1-channel input .*\(batch, 1, height, width\)"):
         net(nd.zeros((2, 3) + shape[2:]))
+    with pytest.raises(ValueError, match="expects 4-D input"):
+        net(nd.zeros(shape + (1,)))
 
 
 def test_lenet_wrong_size_names_expected_shape():

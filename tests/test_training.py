@@ -179,3 +179,38 @@ def test_lenet_bn_one_epoch_full_data_above_080():
         accs.append(hist.epochs[0]["test_acc"])
         assert hist.epochs[0]["train_acc"] > 0.72
     assert sorted(accs)[1] > 0.80, accs
+
+
+class OnlyIterable:
+    """A re-iterable without len(), as the book's train_ch5 accepts."""
+
+    def __init__(self, it):
+        self.it = it
+
+    def __iter__(self):
+        return iter(self.it)
+
+
+def test_train_ch5_takes_any_re_iterable(capsys):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(64, root="sample", subset=256)
+    net, trainer = lenet()
+    d2l.train_ch5(net, OnlyIterable(train_iter), OnlyIterable(test_iter), 64, trainer, mx.cpu(), 2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(LINE.match(ln) for ln in lines[1:]), lines
+
+
+def test_fit_with_a_config_equals_train():
+    """train() is a wrapper: fit() with the same config and callbacks gives the same run."""
+    runs = []
+    for use_fit in (False, True):
+        train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
+        net, trainer = lenet(3)
+        if use_fit:
+            cfg = d2l.TrainConfig(num_epochs=1, seed=3)
+            h = d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), cfg)
+        else:
+            h = d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, seed=3)
+        runs.append(params(net))
+        assert 0 < h.epochs[0]["loss"] < 3
+    for k in runs[0]:
+        np.testing.assert_array_equal(runs[0][k], runs[1][k])

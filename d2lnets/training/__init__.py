@@ -3,9 +3,10 @@ fit loop with its callbacks underneath (``loop.fit``, ``callbacks``)."""
 from ..errors import DivergedError, NonFiniteLossError, TrainingInterrupted
 from . import callbacks
 from .api import default_callbacks, train, train_ch5
+from .callbacks.progress import EPOCH_LINE
 from .config import TrainConfig
 from .history import History
-from .loop import EPOCH_LINE, EpochSums, evaluate_accuracy, fit, set_seed
+from .loop import EpochSums, evaluate_accuracy, fit, set_seed
 from .schedule import lr_schedule
 
 __all__ = ["train", "train_ch5", "evaluate_accuracy", "fit", "set_seed", "lr_schedule",

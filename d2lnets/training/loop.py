@@ -32,11 +32,7 @@ from .history import History
 from .signals import StopRequest
 
 __all__ = ["fit", "train_one_epoch", "train_step", "validate", "evaluate_accuracy", "EpochSums",
-           "Run", "set_seed", "hybridize_safely", "as_context_list", "EPOCH_LINE"]
-
-#: the book's epoch line
-EPOCH_LINE = "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
-
+           "Run", "set_seed", "hybridize_safely", "as_context_list"]
 
 def set_seed(seed: int) -> None:
     """Seed MXNet, numpy and Python: parameter initialisation and shuffling repeat."""

@@ -6,7 +6,10 @@ from typing import Any, Callable
 
 from .base import Callback
 
-__all__ = ["ProgressBar", "EpochPrinter"]
+__all__ = ["ProgressBar", "EpochPrinter", "EPOCH_LINE"]
+
+#: the book's epoch line
+EPOCH_LINE = "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
 
 
 class ProgressBar(Callback):
@@ -47,6 +50,5 @@ class EpochPrinter(Callback):
         self.log(f"training on {ctxs[0] if len(ctxs) == 1 else ctxs}")
 
     def on_epoch_end(self, run: Any, row: dict) -> None:
-        from ..loop import EPOCH_LINE
         self.log(EPOCH_LINE % (row["epoch"], row["loss"], row["train_acc"], row["test_acc"],
                                row["time"]))

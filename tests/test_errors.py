@@ -1,0 +1,54 @@
+"""One error hierarchy: each class's exit code, its built-in base, and the
+command line's exit code taken from the class alone."""
+import pytest
+
+from d2lnets import errors as E
+from d2lnets.cli import main
+from d2lnets.cli import summary as summary_command
+
+CASES = [
+    (E.UsageError("x"), 2, ValueError),
+    (E.UnknownModelError("x"), 2, KeyError),
+    (E.DataError("x"), 1, RuntimeError),
+    (E.CheckpointError("x"), 1, RuntimeError),
+    (E.DivergedError("x"), 1, FloatingPointError),
+    (E.ExportError("x"), 1, RuntimeError),
+    (E.RunFolderBusy("x"), 1, RuntimeError),
+    (E.EnvironmentProblem("x"), 1, RuntimeError),
+    (E.TrainingInterrupted("x"), 130, E.D2lnetsError),
+]
+
+
+@pytest.mark.parametrize("err, code, builtin", CASES, ids=[type(c[0]).__name__ for c in CASES])
+def test_exit_code_comes_from_the_class(err, code, builtin, monkeypatch, capsys):
+    assert isinstance(err, E.D2lnetsError) and isinstance(err, builtin)
+
+    def failing(args):
+        raise type(err)("what went wrong; what to do")
+    monkeypatch.setattr(summary_command, "run_summary", failing)
+    assert main(["summary", "lenet-bn"]) == code
+    text = capsys.readouterr().err
+    assert "what went wrong; what to do" in text and "Traceback" not in text
+
+
+def test_every_error_class_is_listed():
+    classes = {obj for obj in vars(E).values()
+               if isinstance(obj, type) and issubclass(obj, E.D2lnetsError) and obj is not E.D2lnetsError}
+    assert classes == {type(c[0]) for c in CASES}
+
+
+def test_the_old_name_still_works():
+    assert E.NonFiniteLossError is E.DivergedError
+
+
+def test_unknown_model_message_is_not_quoted_like_a_key_error():
+    assert str(E.UnknownModelError("unknown model 'x'")) == "unknown model 'x'"
+
+
+def test_a_bug_is_not_disguised_as_bad_arguments(monkeypatch):
+    """Only d2lnets errors map to exit codes: a plain ValueError from a bug propagates."""
+    def buggy(args):
+        raise ValueError("a bug")
+    monkeypatch.setattr(summary_command, "run_summary", buggy)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["summary", "lenet-bn"])

@@ -1,0 +1,90 @@
+"""The shape of the package: imports run one way (command line -> library),
+no import circle, module-level imports only (but optional packages)."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "d2lnets"
+OPTIONAL = {"tqdm", "matplotlib", "onnx", "mxnet.onnx", "matplotlib_inline", "IPython"}
+
+
+def module_name(path):
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path):
+    """(imported d2lnets modules, is the import at module level) for one file."""
+    tree = ast.parse(path.read_text())
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        top = node in tree.body or any(node in getattr(n, "body", []) for n in tree.body
+                                       if isinstance(n, (ast.Try, ast.If)))
+        found += [(n, top, node.lineno) for n in names]
+    return found
+
+
+MODULES = {module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def graph():
+    edges = {}
+    for name, path in MODULES.items():
+        targets = set()
+        for imported, _, _ in imports_of(path):
+            while imported and imported not in MODULES:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        edges[name] = targets
+    return edges
+
+
+def test_no_import_circle():
+    edges, state, cycles = graph(), {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in edges[node]:
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+    for node in edges:
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, cycles
+
+
+def test_the_library_never_imports_the_command_line():
+    command_line = ("d2lnets.cli", "d2lnets.__main__")
+    wrong = [(name, t) for name, targets in graph().items() if not name.startswith(command_line)
+             for t in targets if t.startswith("d2lnets.cli")]
+    assert not wrong
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_at_module_top_except_optional_packages(name):
+    allowed = {  # must run before MXNet loads: see the module docstrings
+        "d2lnets.threads": {"d2lnets._mxnet_compat"},
+    }
+    late = [(imp, line) for imp, top, line in imports_of(MODULES[name])
+            if not top and imp.split(".")[0] not in OPTIONAL and imp not in OPTIONAL
+            and imp not in allowed.get(name, set())]
+    assert not late, late

@@ -1,0 +1,100 @@
+"""The fit loop's callbacks: hook order, the lagged divergence check, progress
+totals, restoring without writing, and schedules."""
+import math
+
+import mxnet as mx
+import pytest
+from mxnet import gluon, init, nd
+
+import d2lnets as d2l
+from d2lnets.training import callbacks as cb
+from d2lnets.training.loop import Run
+
+
+class Recorder(cb.Callback):
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_"):
+            calls = object.__getattribute__(self, "calls")
+            return lambda *a: calls.append(name)
+        return object.__getattribute__(self, name)
+
+
+def lenet_and_data(batch=64, subset=256):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(batch, root="sample", subset=subset)
+    d2l.set_seed(0)
+    net = d2l.lenet_bn()
+    net.initialize(init.Xavier())
+    return net, gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5}), train_iter, test_iter
+
+
+def test_hooks_run_in_order_once_per_batch_and_epoch():
+    net, trainer, train_iter, test_iter = lenet_and_data(batch=100, subset=250)
+    rec = Recorder()
+    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=2), [rec])
+    batches = math.ceil(250 / 100)
+    epoch = ["on_epoch_begin"] + ["on_batch_begin", "on_batch_end"] * batches + \
+        ["on_batches_end", "on_epoch_end"]
+    assert rec.calls == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
+
+
+def _run():
+    net = d2l.lenet_bn()
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    return Run(net, trainer, [], [], [mx.cpu()], d2l.TrainConfig(), None)
+
+
+def test_divergence_guard_reads_two_batches_late_and_names_the_batch():
+    run, guard = _run(), cb.DivergenceGuard(max_loss=1e4)
+    guard.on_epoch_begin(run)
+    for i, value in enumerate([1.0, 2.0, float("nan"), 1.0]):
+        run.batch = i + 1
+        guard.on_batch_end(run, {"loss_sums": [nd.array([value])], "size": 1})
+    run.batch = 5  # the NaN of batch 3 is read now, two batches later
+    with pytest.raises(d2l.DivergedError, match=r"became nan in epoch 1 \(batch 3\)"):
+        guard.on_batch_end(run, {"loss_sums": [nd.array([1.0])], "size": 1})
+
+
+def test_divergence_guard_drains_at_the_end_of_the_batches():
+    run, guard = _run(), cb.DivergenceGuard(max_loss=10)
+    guard.on_epoch_begin(run)
+    run.batch = 1
+    guard.on_batch_end(run, {"loss_sums": [nd.array([50.0])], "size": 2})  # 25 per example
+    with pytest.raises(d2l.DivergedError, match="exploded to 25 per example"):
+        guard.on_batches_end(run)
+
+
+def test_progress_bar_total_only_when_the_length_is_known(capsys):
+    run, bar = _run(), cb.ProgressBar(enabled=True)
+    run.train_iter = iter([])  # no len()
+    bar.on_epoch_begin(run)
+    assert bar._bar.total is None
+    bar.on_batches_end(run)
+    run.train_iter = [1, 2, 3]
+    run.batch = 1  # resumed after one batch
+    bar.on_epoch_begin(run)
+    assert bar._bar.total == 2
+    bar.on_batches_end(run)
+
+
+def test_a_schedule_needs_a_length():
+    run = _run()
+    run.train_iter = iter([])
+    with pytest.raises(d2l.UsageError, match="needs an iterator with len"):
+        cb.LRScheduler().on_train_begin(run)
+
+
+def test_a_checkpointer_that_does_not_write_still_restores(tmp_path):
+    net, trainer, train_iter, test_iter = lenet_and_data()
+    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=1),
+            [cb.Checkpointer(tmp_path, log=None)])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    net2, trainer2, train_iter, test_iter = lenet_and_data()
+    reader = cb.Checkpointer(tmp_path, resume=True, log=None, write=False)
+    hist = d2l.fit(net2, train_iter, test_iter, trainer2, mx.cpu(),
+                   d2l.TrainConfig(num_epochs=2), [reader])
+    assert [r["epoch"] for r in hist.epochs] == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
