@@ -29,6 +29,7 @@ from .errors import DataError, UsageError
 __all__ = [
     "DataError", "FashionMNISTIter", "load_data_fashion_mnist", "find_fashion_mnist",
     "read_idx", "load_fashion_mnist_arrays", "search_locations", "get_fashion_mnist_labels",
+    "find_local",
     "SAMPLE", "FILES",
 ]
 
@@ -178,28 +179,63 @@ def download(url: str, dest: Path, sha1: str, timeout: float = 30.0) -> None:
             os.unlink(tmp)
 
 
+def _named_folder(folder: Path, what: str) -> Path:
+    """A folder the user named (``--data``, ``$D2LNETS_DATA``): it must hold the
+    set, and is never silently passed over for another place."""
+    if not folder.exists():
+        raise DataError(f"{what} {folder} does not exist. Check the path, or leave it out to "
+                        f"search the usual places. {HOW_TO_GET}")
+    if not folder.is_dir():
+        raise DataError(f"{what} {folder} is a file, not a folder: name the folder that holds "
+                        f"the four IDX .gz files. {HOW_TO_GET}")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise DataError(f"cannot read the data folder {folder}: permission denied. Fix its "
+                        f"permissions (chmod a+rx) or copy the data elsewhere. {HOW_TO_GET}")
+    if _complete(folder) is None:
+        raise DataError(f"{what} {folder} holds no Fashion-MNIST files "
+                        f"({', '.join(n + '.gz' for n in _all_names())}). {HOW_TO_GET}")
+    return folder
+
+
+def _complete(folder: Path) -> Path | None:
+    """``folder`` if it holds the four files, None if it holds none of them;
+    an error naming the missing ones if it holds only some."""
+    found = {n: _file_in(folder, n) for n in _all_names()}
+    if not any(found.values()):
+        return None
+    missing = [n for n, p in found.items() if p is None]
+    if missing:
+        raise DataError(f"{folder} holds only part of Fashion-MNIST: missing "
+                        f"{', '.join(m + '.gz' for m in missing)}. {HOW_TO_GET}")
+    return folder
+
+
+def find_local(root: str | os.PathLike | None = None) -> Path | None:
+    """Where the data is on this machine, without downloading (None: nowhere).
+
+    A folder the user named (``root``, else ``$D2LNETS_DATA``) is the only
+    place looked at, and an error if it does not hold the set; otherwise
+    Gluon's cache, then Debian's folder.
+    """
+    if root is not None:
+        return _named_folder(Path(root).expanduser(), "the data folder")
+    if os.environ.get("D2LNETS_DATA"):
+        return _named_folder(Path(os.environ["D2LNETS_DATA"]).expanduser(), "$D2LNETS_DATA")
+    for folder in (_cache_dir(), Path(DEBIAN_DIR)):
+        if folder.is_dir() and os.access(folder, os.R_OK | os.X_OK) and _complete(folder):
+            return folder
+    return None
+
+
 def find_fashion_mnist(root: str | os.PathLike | None = None,
                        downloader: Callable[[str, Path, str], None] | None = None) -> Path:
-    """The folder holding the four Fashion-MNIST files.
-
-    The first folder of :func:`search_locations` that holds any of them is
-    used (and must hold all four). When none does, the files are downloaded
-    from Gluon's mirror into Gluon's cache. The error, when all fails, lists
-    every place looked at and the ways to get the data.
-    """
-    places = search_locations(root)
-    for i, folder in enumerate(places):
-        chosen = i < len(places) - 2  # root and $D2LNETS_DATA were named by the user
-        if chosen and folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
-            raise DataError(f"cannot read the data folder {folder}: permission denied. Fix its "
-                            f"permissions (chmod a+rx) or copy the data elsewhere. {HOW_TO_GET}")
-        found = {n: _file_in(folder, n) for n in _all_names()}
-        if any(found.values()):
-            missing = [n for n, p in found.items() if p is None]
-            if missing:
-                raise DataError(f"{folder} holds only part of Fashion-MNIST: missing "
-                                f"{', '.join(m + '.gz' for m in missing)}. {HOW_TO_GET}")
-            return folder
+    """The folder holding the four Fashion-MNIST files (see :func:`find_local`);
+    when no folder was named and none holds them, they are downloaded from
+    Gluon's mirror into Gluon's cache. The error, when all fails, lists every
+    place looked at and the ways to get the data."""
+    folder = find_local(root)
+    if folder is not None:
+        return folder
     cache = _cache_dir()
     fetch = downloader or download
     try:
@@ -207,7 +243,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None,
             fetch(MIRROR + name + ".gz", cache / f"{name}.gz", GZ_SHA1[name])
         return cache
     except (OSError, DataError) as err:
-        looked = "\n".join(f"  - {p}" for p in places)
+        looked = "\n".join(f"  - {p}" for p in search_locations(root))
         raise DataError(f"Fashion-MNIST not found. Looked in:\n{looked}\nand could not download "
                         f"it from {MIRROR} ({err}).\n{HOW_TO_GET}") from None
 
@@ -276,6 +312,7 @@ class FashionMNISTIter:
     ctx: object = None
     current_epoch: int = 0
     cache: bool | None = None
+    source: str = ""
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1:
@@ -375,8 +412,11 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
     """``(train_iter, test_iter)`` as in the book, found offline (see
     :func:`find_fashion_mnist`). ``root='sample'`` uses the shipped sample;
     ``subset=N`` keeps the first N training images; the training batches are
-    shuffled every epoch from ``seed``."""
-    arrays = load_fashion_mnist_arrays(root, verify=verify)
+    shuffled every epoch from ``seed``. Both iterators' ``source`` says where
+    the data came from."""
+    sample = root is not None and str(root) == SAMPLE
+    folder = None if sample else find_fashion_mnist(root)
+    arrays = load_fashion_mnist_arrays(SAMPLE if sample else folder, verify=verify)
     (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
     if subset is not None:
         if int(subset) < 1:
@@ -384,4 +424,5 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
         xtr, ytr = xtr[: int(subset)], ytr[: int(subset)]
     train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx)
     test = FashionMNISTIter(xte, yte, batch_size, shuffle=False, resize=resize, seed=seed, ctx=ctx)
+    train.source = test.source = f"the shipped sample {SAMPLE_FILE}" if sample else str(folder)
     return train, test

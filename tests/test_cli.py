@@ -81,10 +81,13 @@ def test_missing_data_exits_1_with_the_places(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("D2LNETS_DATA", raising=False)
     monkeypatch.setattr(D, "DEBIAN_DIR", str(tmp_path / "none"))
     monkeypatch.setattr(D, "download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
+    code = main(["train", "lenet-bn", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Fashion-MNIST not found" in err and str(tmp_path / "none") in err
+    assert "Traceback" not in err
     code = main(["train", "lenet-bn", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 1 and "Fashion-MNIST not found" in err and str(tmp_path / "nowhere") in err
-    assert "Traceback" not in err
+    assert code == 1 and f"the data folder {tmp_path / 'nowhere'} does not exist" in err
 
 
 def test_python_dash_m_and_exit_code_2_for_real():

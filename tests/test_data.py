@@ -76,7 +76,7 @@ def test_fake_set_fails_the_checksum(tmp_path, monkeypatch):
 def places(tmp_path, monkeypatch):
     """Search locations pointed at empty temporary folders; no network."""
     env, home, debian = tmp_path / "env", tmp_path / "mxhome", tmp_path / "debian"
-    monkeypatch.setenv("D2LNETS_DATA", str(env))
+    monkeypatch.delenv("D2LNETS_DATA", raising=False)
     monkeypatch.setenv("MXNET_HOME", str(home))
     monkeypatch.setattr(D, "DEBIAN_DIR", str(debian))
     calls = []
@@ -89,33 +89,60 @@ def places(tmp_path, monkeypatch):
             "root": tmp_path / "root", "calls": calls}
 
 
-def test_search_order(places):
-    for key in ("debian", "cache", "env", "root"):
-        write_fake_set(places[key])
-        assert D.find_fashion_mnist(places["root"]) == places[key]
-        # each folder wins over those after it; remove it to see the next
-    for key in ("root", "env", "cache"):
-        shutil.rmtree(places[key])
-        expected = {"root": places["env"], "env": places["cache"], "cache": places["debian"]}[key]
-        assert D.find_fashion_mnist(places["root"]) == expected
+def test_search_order(places, monkeypatch):
+    write_fake_set(places["debian"])
+    assert D.find_fashion_mnist() == places["debian"]
+    write_fake_set(places["cache"])
+    assert D.find_fashion_mnist() == places["cache"]  # Gluon's cache wins over Debian's
+    write_fake_set(places["env"])
+    monkeypatch.setenv("D2LNETS_DATA", str(places["env"]))
+    assert D.find_fashion_mnist() == places["env"]
+    write_fake_set(places["root"])
+    assert D.find_fashion_mnist(places["root"]) == places["root"]
     assert places["calls"] == []
 
 
-def test_partial_folder_names_missing_files(places):
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_text("x"), "is a file, not a folder"),
+    (lambda p: p.mkdir(), "holds no Fashion-MNIST files"),
+], ids=["missing", "a-file", "empty"])
+def test_a_named_folder_is_never_passed_over(places, monkeypatch, make, message):
+    """--data /typo must not train on the data found elsewhere."""
+    write_fake_set(places["cache"])
+    make(places["root"])
+    with pytest.raises(D.DataError, match=message) as err:
+        D.find_fashion_mnist(places["root"])
+    assert str(places["root"]) in str(err.value)
+    monkeypatch.setenv("D2LNETS_DATA", str(places["root"]))
+    with pytest.raises(D.DataError, match=r"\$D2LNETS_DATA .*" + message):
+        D.find_fashion_mnist()
+    assert places["calls"] == []
+
+
+def test_partial_folder_names_missing_files(places, monkeypatch):
     write_fake_set(places["env"])
     (places["env"] / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setenv("D2LNETS_DATA", str(places["env"]))
     with pytest.raises(D.DataError, match="missing t10k-labels-idx1-ubyte.gz"):
         D.find_fashion_mnist()
 
 
 def test_nothing_found_lists_every_place(places):
     with pytest.raises(D.DataError) as err:
-        D.find_fashion_mnist(places["root"])
+        D.find_fashion_mnist()
     text = str(err.value)
-    for key in ("root", "env", "cache", "debian"):
+    for key in ("cache", "debian"):
         assert str(places[key]) in text
     assert "apt-get install dataset-fashion-mnist" in text and "root='sample'" in text
     assert len(places["calls"]) == 1  # it tried the mirror once
+
+
+def test_the_iterators_say_where_the_data_came_from(places):
+    write_fake_set(places["cache"])
+    train_iter, test_iter = D.load_data_fashion_mnist(8, verify=False)
+    assert train_iter.source == test_iter.source == str(places["cache"])
+    assert "shipped sample" in D.load_data_fashion_mnist(8, root="sample")[0].source
 
 
 def test_download_into_the_cache(places, monkeypatch):

@@ -115,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
                             **workers.trainer_kwargs())
     _note(f"d2lnets: {args.model}, lr {lr}, batch {args.batch_size}, {args.epochs} epochs, "
           f"resize {resize or 28}, {train_iter.num_examples} training images, "
-          f"seed {args.seed}, out {out}"
+          f"seed {args.seed}, data {train_iter.source}, out {out}"
           + (f", worker {workers.rank}/{workers.count}" if workers.count > 1 else ""))
     # --batch-size is per worker; the servers sum the workers' gradients, so dividing
     # by the global batch makes each step the mean over batch-size x workers images
