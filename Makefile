@@ -1,38 +1,40 @@
-# d2lnets: set-up, the main job and the tests. See README.md.
+# d2lnets: `make train` and `make test` each set up what is missing first. See README.md.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+STAMP := $(VENV)/.d2lnets-installed
 MODEL ?= lenet-bn
 ARGS ?=
 
 .PHONY: setup data train test test-fast lint bench clean
 
-setup:  ## a virtualenv with d2lnets and its test tools
+# the venv is (re)made whenever the package's requirements change
+$(STAMP): setup.py pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test,export]"
+	@echo "MXNet build: $$($(BIN)/python d2lnets/builds.py --dry-run)"
+	$(BIN)/pip install -q -e ".[test,export]" $$($(BIN)/python d2lnets/builds.py --requirement)
+	touch $(STAMP)
 
-data:  ## the full Fashion-MNIST set from Debian's package (root or sudo)
-	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
-	  echo "Fashion-MNIST already in /usr/share/datasets/fashion-mnist"; \
-	else \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
-	fi
+setup: $(STAMP)  ## .venv with MXNet (the build for this machine; MXNET=... overrides) and d2lnets
 
-train:  ## the chapter's example: LeNet-BN on Fashion-MNIST, the book's settings
+data: $(STAMP)  ## Fashion-MNIST: found, else Debian's package (root or sudo -n), else the download
+	@bash scripts/get-data.sh $(BIN)/python
+
+train: data  ## the chapter's example: LeNet-BN with the book's settings (MODEL=, ARGS=)
 	$(BIN)/d2lnets train $(MODEL) $(ARGS)
 
-test:  ## the whole test suite, slow fault tests included
+test: setup  ## lint, then the whole test suite (slow fault tests included)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-test-fast:
+test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint:
+lint: setup
 	$(BIN)/ruff check .
 
-bench:
+bench: setup
 	$(BIN)/python bench/bench.py
 
 clean:

@@ -2,32 +2,45 @@
 *Dive into Deep Learning* (MXNet edition) as a fast, tested Gluon package.
 
 ``import d2lnets as d2l`` runs the chapter's code as written for ``d2lzh``.
-Importing it sets MXNet's OpenMP threads (see ``threads``) before MXNet loads.
+Importing it sets MXNet's OpenMP threads (see ``threads``) before MXNet loads,
+and fails with the fix in its message when MXNet cannot work here (not
+installed, numpy too new, not 1.9.x): only ``d2lnets doctor`` goes on then, to
+say so among everything else it checks.
 """
+import sys as _sys
+
+from .errors import EnvironmentProblem as _EnvironmentProblem
 from .threads import configure_cpu_threads as _configure_cpu_threads
 
-_configure_cpu_threads()
+#: why MXNet cannot be used here (only ever set in the ``d2lnets doctor`` process)
+MXNET_PROBLEM = None
+try:
+    _configure_cpu_threads()
+    from . import _mxnet_compat
 
-from . import _mxnet_compat  # noqa: E402
+    _mxnet_compat.check()
+except _EnvironmentProblem as _err:
+    if _sys.argv[1:2] != ["doctor"]:
+        raise
+    MXNET_PROBLEM = _err
 
-_mxnet_compat.check()
-
-from .blocks import (BatchNorm, Bottleneck, DenseBlock, Residual, Transition,  # noqa: E402
-                     batch_norm, conv_block, gluon_batch_norm, resnet_block, transition_block)
-from .checkpoint import latest_checkpoint, load_checkpoint  # noqa: E402
-from .data import (FashionMNISTIter, get_fashion_mnist_labels,  # noqa: E402
-                   load_data_fashion_mnist)
-from .devices import parse_ctx, try_all_gpus, try_gpu  # noqa: E402
-from .errors import (CheckpointError, D2lnetsError, DataError, DivergedError,  # noqa: E402
-                     NonFiniteLossError, TrainingInterrupted, UnknownModelError, UsageError)
-from .hybrid import HybridBlock, HybridSequential  # noqa: E402
-from .models import (Network, densenet, densenet121, densenet169, densenet201,  # noqa: E402
-                     get_model, lenet_bn, lenet_bn_scratch, list_models, model_info, resnet,
-                     resnet18, resnet34, resnet50, resnet101, resnet152)
-from .plotting import plot_history, set_figsize, show_fashion_mnist, use_svg_display  # noqa: E402
-from .summary import summary  # noqa: E402
-from .training import (History, TrainConfig, evaluate_accuracy, fit, set_seed,  # noqa: E402
-                       train, train_ch5)
+if MXNET_PROBLEM is None:
+    from .blocks import (BatchNorm, Bottleneck, DenseBlock, Residual, Transition,  # noqa: E402
+                         batch_norm, conv_block, gluon_batch_norm, resnet_block, transition_block)
+    from .checkpoint import latest_checkpoint, load_checkpoint  # noqa: E402
+    from .data import (FashionMNISTIter, get_fashion_mnist_labels,  # noqa: E402
+                       load_data_fashion_mnist)
+    from .devices import parse_ctx, try_all_gpus, try_gpu  # noqa: E402
+    from .errors import (CheckpointError, D2lnetsError, DataError, DivergedError,  # noqa: E402
+                         NonFiniteLossError, TrainingInterrupted, UnknownModelError, UsageError)
+    from .hybrid import HybridBlock, HybridSequential  # noqa: E402
+    from .models import (Network, densenet, densenet121, densenet169, densenet201,  # noqa: E402
+                         get_model, lenet_bn, lenet_bn_scratch, list_models, model_info, resnet,
+                         resnet18, resnet34, resnet50, resnet101, resnet152)
+    from .plotting import plot_history, set_figsize, show_fashion_mnist, use_svg_display  # noqa: E402
+    from .summary import summary  # noqa: E402
+    from .training import (History, TrainConfig, evaluate_accuracy, fit, set_seed,  # noqa: E402
+                           train, train_ch5)
 
 __version__ = "0.2.0"
 

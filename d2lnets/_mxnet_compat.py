@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import ctypes
 
-import mxnet as mx
-from mxnet.gluon import Block, HybridBlock
+from .builds import explain_import_failure
+from .errors import EnvironmentProblem, MXNetUnavailable
 
-from .errors import EnvironmentProblem
+try:
+    import mxnet as mx
+    from mxnet.gluon import Block, HybridBlock
+except Exception as _err:  # ImportError, or numpy>=1.24's AttributeError inside mxnet
+    raise MXNetUnavailable(explain_import_failure(_err)) from _err
 
-__all__ = ["check", "children_of", "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS",
+__all__ = ["check", "children_of",  "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS",
            "SUPPORTED"]
 
 #: the MXNet release line d2lnets is written against

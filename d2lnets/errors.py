@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",
            "DivergedError", "NonFiniteLossError", "ExportError", "TrainingInterrupted",
-           "RunFolderBusy", "EnvironmentProblem"]
+           "RunFolderBusy", "EnvironmentProblem", "MXNetUnavailable"]
 
 
 class D2lnetsError(Exception):
@@ -60,6 +60,10 @@ class RunFolderBusy(D2lnetsError, RuntimeError):
 
 class EnvironmentProblem(D2lnetsError, RuntimeError):
     """The installation cannot work (no MXNet, numpy too new, two MXNet builds)."""
+
+
+class MXNetUnavailable(EnvironmentProblem, ImportError):
+    """MXNet cannot be imported (not installed, or numpy too new for it)."""
 
 
 class TrainingInterrupted(D2lnetsError):

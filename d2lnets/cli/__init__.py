@@ -11,23 +11,27 @@ library never imports this package.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
 
+from .. import MXNET_PROBLEM
 from ..errors import D2lnetsError, TrainingInterrupted
-from . import export, launch, summary, train
-from ._args import Parser
+from . import _args, doctor
+
+if MXNET_PROBLEM is None:  # else only doctor can run, to say what is wrong
+    from . import export, launch, summary, train
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (train, summary, export, launch)
+COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, export, launch, doctor)
 
 
-def build_parser() -> Parser:
-    p = Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
+def build_parser() -> argparse.ArgumentParser:
+    p = _args.Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
                "Deep Learning (MXNet), fast and offline.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_args.Parser)
     sub.required = True
     for command in COMMANDS:
         command.add_parser(sub)
