@@ -4,10 +4,12 @@
 ``import d2lnets as d2l`` runs the chapter's code as written for ``d2lzh``.
 Importing it sets MXNet's OpenMP threads (see ``threads``) before MXNet loads,
 and fails with the fix in its message when MXNet cannot work here (not
-installed, numpy too new, not 1.9.x): only ``d2lnets doctor`` goes on then, to
-say so among everything else it checks.
+installed, numpy too new, not 1.9.x). The ``d2lnets`` command goes on then,
+so that ``d2lnets doctor`` can say so among everything it checks and every
+other command can say it without a traceback.
 """
 import sys as _sys
+from pathlib import Path as _Path
 
 from .errors import EnvironmentProblem as _EnvironmentProblem
 from .threads import configure_cpu_threads as _configure_cpu_threads
@@ -20,9 +22,13 @@ try:
 
     _mxnet_compat.check()
 except _EnvironmentProblem as _err:
-    if _sys.argv[1:2] != ["doctor"]:
+    # `python -m d2lnets` imports this while argv[0] is still "-m"
+    if _sys.argv[0] != "-m" and _Path(_sys.argv[0]).name != "d2lnets":
         raise
     MXNET_PROBLEM = _err
+
+    def __getattr__(name: str) -> None:
+        raise MXNET_PROBLEM
 
 if MXNET_PROBLEM is None:
     from .blocks import (BatchNorm, Bottleneck, DenseBlock, Residual, Transition,  # noqa: E402

@@ -125,13 +125,13 @@ def configure_cpu_threads() -> int | None:
         n, why = usable_cores(), _why_cores()
     loaded_before = "mxnet" in sys.modules  # then the variable comes too late
     os.environ["OMP_NUM_THREADS"] = str(n)
+    CHOICE = ThreadChoice(n, why)
     from . import _mxnet_compat  # loads MXNet: only now that the variable is set
     if loaded_before:
         _mxnet_compat.set_engine_omp_threads(n)
     # one thread for the Python thread itself: its per-batch copies would
     # otherwise start a second spinning team that fights the engine's workers
     _mxnet_compat.set_caller_omp_threads(1)
-    CHOICE = ThreadChoice(n, why)
     return n
 
 

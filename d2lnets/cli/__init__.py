@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from .. import MXNET_PROBLEM
 from ..errors import D2lnetsError, TrainingInterrupted
-from . import _args, doctor
+from . import _parser, doctor
 
 if MXNET_PROBLEM is None:  # else only doctor can run, to say what is wrong
     from . import export, launch, summary, train
@@ -29,9 +29,9 @@ COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, export, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _args.Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
+    p = _parser.Parser(prog="d2lnets", description="Batch norm, ResNet and DenseNet from Dive into "
                "Deep Learning (MXNet), fast and offline.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_args.Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_parser.Parser)
     sub.required = True
     for command in COMMANDS:
         command.add_parser(sub)
@@ -43,6 +43,10 @@ def note(msg: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if MXNET_PROBLEM is not None and argv[:1] != ["doctor"]:
+        note(f"d2lnets: error: {MXNET_PROBLEM} Run `d2lnets doctor` to see everything it checks.")
+        return MXNET_PROBLEM.exit_code
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

@@ -1,25 +1,16 @@
-"""Argument types and the parser class shared by every ``d2lnets`` command."""
+"""Argument types shared by the ``d2lnets`` commands."""
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any, Callable
 
 from ..devices import parse_ctx
 from ..errors import UsageError
 from ..models import model_info
 
-__all__ = ["Parser", "number", "positive_int", "non_negative_int", "positive_float",
+__all__ = ["number", "positive_int", "non_negative_int", "positive_float",
            "non_negative_float", "model_name", "context"]
-
-
-class Parser(argparse.ArgumentParser):
-    """exit 2 with the usage line, never a traceback."""
-
-    def error(self, message: str) -> None:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def number(cast: type, low: float, inclusive: bool, what: str,

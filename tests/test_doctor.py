@@ -1,0 +1,104 @@
+"""d2lnets doctor: a healthy set-up passes; every problem it knows is caused for
+real (or with a metadata-only stand-in for a second MXNet build) and named with its fix."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mxnet as mx
+import pytest
+from test_builds import fake_nvidia_smi, stand_in
+
+from d2lnets import data as D
+from d2lnets import doctor
+from d2lnets.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_doctor(env_extra=None, path_dirs=(), python=sys.executable):
+    env = {**os.environ, **(env_extra or {})}
+    env["PATH"] = os.pathsep.join([*map(str, path_dirs), env["PATH"]])
+    return subprocess.run([python, "-m", "d2lnets", "doctor", "--offline"], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=ROOT)
+
+
+def test_a_healthy_set_up(capsys):
+    assert main(["doctor", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert f"mxnet       {mx.__version__} (mxnet; CUDA=no" in out
+    assert "MKLDNN=yes" in out and "try_gpu() -> cpu(0)" in out
+    assert "OpenMP threads" in out and "GiB free" in out and out.rstrip().endswith("nothing to fix")
+
+
+def test_two_mxnet_distributions(tmp_path):
+    r = run_doctor({"PYTHONPATH": str(stand_in(tmp_path / "site", "mxnet-cu112"))})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "2 MXNet distributions are installed (mxnet, mxnet-cu112)" in r.stdout
+    assert "fix:     pip uninstall -y mxnet mxnet-cu112 && make setup" in r.stdout
+
+
+def test_a_gpu_with_a_cpu_build(tmp_path):
+    r = run_doctor(path_dirs=[fake_nvidia_smi(tmp_path / "bin", "11.4")])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "nvidia-smi sees 1 GPU(s) but this MXNet is a CPU build" in r.stdout
+    assert "pip install mxnet-cu114==1.9.1" in r.stdout
+
+
+def test_no_data_and_no_way_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("D2LNETS_DATA", raising=False)
+    monkeypatch.setattr(D, "DEBIAN_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)  # no apt-get, no sudo
+    monkeypatch.setattr(doctor, "mirror_reachable", lambda: False)
+    from d2lnets.cli import doctor as doctor_command
+    monkeypatch.setattr(doctor_command, "mirror_reachable", lambda: False)
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "Fashion-MNIST is not here and cannot be had" in out and "--data sample" in out
+
+
+def python_without_mxnet():
+    for exe in ("python3", "python3.11"):
+        path = shutil.which(exe, path=os.environ["PATH"].replace(str(Path(sys.executable).parent), ""))
+        if path and subprocess.run([path, "-c", "import mxnet"], capture_output=True).returncode:
+            return path
+    pytest.skip("no Python without MXNet on this machine")
+
+
+def test_no_mxnet_at_all():
+    python = python_without_mxnet()
+    env = {"PYTHONPATH": str(ROOT)}
+    r = run_doctor(env, python=python)
+    assert r.returncode == 1 and "PROBLEM    MXNet is not installed" in r.stdout, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    r = subprocess.run([python, "-m", "d2lnets", "train", "lenet-bn"], capture_output=True,
+                       text=True, env={**os.environ, **env}, timeout=120)
+    assert r.returncode == 1 and "MXNet is not installed" in r.stderr
+    assert "Traceback" not in r.stderr and "d2lnets doctor" in r.stderr
+    r = subprocess.run([python, "-c", "import d2lnets"], capture_output=True, text=True,
+                       env={**os.environ, **env}, timeout=120)
+    assert r.returncode == 1 and "MXNetUnavailable: MXNet is not installed" in r.stderr
+
+
+@pytest.mark.slow
+def test_numpy_too_new_for_real(tmp_path):
+    """A venv that sees this one's packages but has numpy 1.26 first: MXNet really
+    fails to import there, and d2lnets says why and how to fix it."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    ours = next(p for p in sys.path if p.endswith("site-packages"))
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site / "np"),
+                        "numpy==1.26.4"], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.skip(f"numpy 1.26 could not be installed here: {r.stderr[-300:]}")
+    (site / "order.pth").write_text(f"{site / 'np'}\n{ours}\n{ROOT}\n")
+    python = str(venv / "bin" / "python")
+    r = run_doctor(python=python)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "numpy 1.26.4 is too new for MXNet 1.9" in r.stdout
+    assert "fix:     pip install 'numpy<1.24'" in r.stdout and "Traceback" not in r.stderr
+    r = subprocess.run([python, "-c", "import d2lnets"], capture_output=True, text=True, timeout=120)
+    assert "MXNet 1.9 cannot import with numpy 1.26.4" in r.stderr
