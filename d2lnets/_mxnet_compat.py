@@ -13,6 +13,7 @@ those hooks, instead of letting d2lnets misbehave on another version.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from .builds import explain_import_failure
 from .errors import EnvironmentProblem, MXNetUnavailable
@@ -23,8 +24,8 @@ try:
 except Exception as _err:  # ImportError, or numpy>=1.24's AttributeError inside mxnet
     raise MXNetUnavailable(explain_import_failure(_err)) from _err
 
-__all__ = ["check", "children_of",  "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS",
-           "SUPPORTED"]
+__all__ = ["check", "children_of", "optimizer_state", "set_optimizer_state",
+           "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS", "SUPPORTED"]
 
 #: the MXNet release line d2lnets is written against
 SUPPORTED = "1.9."
@@ -86,3 +87,60 @@ def set_engine_omp_threads(n: int) -> bool:
 def children_of(block: Block) -> list[Block]:
     """A Gluon block's direct children (``Block._children``, a plain dict in 1.9)."""
     return list(block._children.values())
+
+
+def _updaters(trainer: Any) -> list:
+    """The trainer's per-device updaters, after its lazy kvstore set-up."""
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._update_on_kvstore:
+        raise EnvironmentProblem("the optimizer runs in the kvstore: its state cannot be saved here")
+    return trainer._updaters
+
+
+def optimizer_state(trainer: Any) -> tuple[dict[str, mx.nd.NDArray], dict]:
+    """The trainer's optimizer state as plain arrays plus JSON-able data, in
+    place of Gluon's pickle (``Trainer.save_states``), which can run code when
+    loaded. Array keys are ``u{device}.{index}[.{part}]``."""
+    arrays: dict[str, mx.nd.NDArray] = {}
+    layout: dict[str, Any] = {}
+    for k, updater in enumerate(_updaters(trainer)):
+        for idx, state in updater.states.items():
+            key = f"u{k}.{idx}"
+            if state is None:
+                layout[key] = None
+            elif isinstance(state, mx.nd.NDArray):
+                arrays[key], layout[key] = state, 1
+            elif isinstance(state, (list, tuple)) and all(isinstance(s, mx.nd.NDArray) for s in state):
+                arrays.update({f"{key}.{j}": s for j, s in enumerate(state)})
+                layout[key] = [len(state)]
+            else:
+                raise EnvironmentProblem(f"optimizer state of type {type(state).__name__} cannot "
+                                         f"be stored as arrays")
+    opt = trainer._optimizer
+    counts = {str(dev): {str(i): int(n) for i, n in c.items()}
+              for dev, c in opt._all_index_update_counts.items()}
+    return arrays, {"layout": layout, "num_update": int(opt.num_update), "counts": counts}
+
+
+def set_optimizer_state(trainer: Any, arrays: dict[str, mx.nd.NDArray], meta: dict) -> None:
+    """Put back what :func:`optimizer_state` saved (arrays on each updater's device)."""
+    updaters = _updaters(trainer)
+    for key, kind in meta["layout"].items():
+        k, idx = key[1:].split(".", 1)
+        updater = updaters[int(k)]
+        index = int(idx) if idx.isdigit() else idx
+        if kind is None:
+            state = None
+        elif kind == 1:
+            state = arrays[key]
+        else:
+            state = tuple(arrays[f"{key}.{j}"] for j in range(int(kind[0])))
+        updater.states[index] = state
+        updater.states_synced[index] = False  # moved to the weight's device on first use
+    opt = trainer._optimizer
+    opt.num_update = int(meta["num_update"])
+    for dev, counts in meta["counts"].items():
+        opt._all_index_update_counts[int(dev)] = {int(i) if i.isdigit() else i: int(n)
+                                                  for i, n in counts.items()}
+    opt._index_update_count = opt._all_index_update_counts[0]

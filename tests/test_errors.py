@@ -15,6 +15,7 @@ CASES = [
     (E.ExportError("x"), 1, RuntimeError),
     (E.RunFolderBusy("x"), 1, RuntimeError),
     (E.EnvironmentProblem("x"), 1, RuntimeError),
+    (E.MXNetUnavailable("x"), 1, ImportError),
     (E.TrainingInterrupted("x"), 130, E.D2lnetsError),
 ]
 

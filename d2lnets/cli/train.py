@@ -1,54 +1,70 @@
-"""``d2lnets train MODEL``: the chapter's examples with the book's settings."""
+"""``d2lnets train MODEL``: the chapter's examples with the book's settings.
+
+A run's configuration is the book's defaults, overridden by what a resumed
+checkpoint stored, overridden by what the command line gives. It is stored in
+every checkpoint, so ``--resume`` alone continues the run as it was, and
+``--resume --lr 0.5`` continues it at another learning rate (recorded in the
+history).
+"""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import mxnet as mx
 from mxnet import gluon, init
 
-from ..checkpoint import list_checkpoints
-from ..data import load_data_fashion_mnist
+from ..checkpoint import read_meta, resolve_checkpoint
+from ..data import SAMPLE, find_fashion_mnist, load_data_fashion_mnist
 from ..devices import parse_ctx, try_gpu
 from ..distributed import worker_setup
-from ..errors import UsageError
+from ..errors import TrainingInterrupted, UsageError
 from ..models import model_info
+from ..runfolder import RunFolder
 from ..training import TrainConfig, default_callbacks, fit, set_seed
 from ..training.config import SCHEDULES
-from ._args import context, model_name, non_negative_float, non_negative_int, positive_float, positive_int
+from ..training.signals import StopRequest
+from ._args import context, model_name, non_negative_int, number, positive_float, positive_int
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "resolve_config", "BOOK"]
+
+#: the book's settings for every model (lr and resize come from the registry)
+BOOK = {"batch_size": 256, "epochs": 5, "seed": 0, "schedule": "constant", "warmup": 0.0,
+        "subset": None, "verify": True, "data": None}
+#: the largest image side --resize takes (the chapter uses 96; ImageNet's 224 fits)
+MAX_SIDE = 512
 
 
 def add_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train a chapter model on Fashion-MNIST",
-                       description="Train with the book's settings; every flag overrides one.")
+                       description="Train with the book's settings; every flag overrides one. "
+                       "With --resume, flags not given keep the run's values.")
     t.add_argument("model", type=model_name,
                    help="lenet-bn, lenet-bn-scratch, resnet18, densenet, or any registered model")
     t.add_argument("--lr", type=positive_float, help="learning rate (book: 1.0 LeNet-BN, 0.05 "
                    "ResNet-18, 0.1 DenseNet)")
-    t.add_argument("--batch-size", type=positive_int, default=256, help="default 256")
-    t.add_argument("--epochs", type=positive_int, default=5, help="default 5")
-    t.add_argument("--resize", type=positive_int, help="image side (book: 96 for ResNet/DenseNet)")
+    t.add_argument("--batch-size", type=positive_int, help="default 256")
+    t.add_argument("--epochs", type=positive_int, help="default 5")
+    t.add_argument("--resize", type=number(int, 1, True, "a positive integer (an image "
+                                           f"side, at most {MAX_SIDE})", MAX_SIDE), help="image side (book: 96 for ResNet/DenseNet)")
     t.add_argument("--no-resize", action="store_true", help="train at 28x28")
     t.add_argument("--ctx", type=context, default="auto",
                    help="auto (the book's try_gpu()), cpu, cpu:0,cpu:1, gpu:0, gpu (all)")
     t.add_argument("--data", default=None, help="Fashion-MNIST folder, or 'sample' for the "
-                   "shipped sample (default: search, see README)")
+                   "shipped sample (default: search, see docs/training.md)")
     t.add_argument("--out", default=None, help="run folder for checkpoints, history and curves "
-                   "(default runs/MODEL)")
+                   "(default runs/MODEL, or the folder of --resume PATH)")
     t.add_argument("--resume", nargs="?", const=True, default=None, metavar="PATH",
                    help="continue the run in --out (or in PATH)")
     t.add_argument("--no-verify", action="store_true",
                    help="skip the Fashion-MNIST checksums (other IDX data, e.g. MNIST)")
-    t.add_argument("--seed", type=non_negative_int, default=0, help="default 0")
+    t.add_argument("--seed", type=non_negative_int, help="default 0")
     t.add_argument("--subset", type=positive_int, help="train on the first N images only")
-    t.add_argument("--schedule", choices=SCHEDULES, default="constant")
-    t.add_argument("--warmup", type=non_negative_float, default=0.0, help="warm-up epochs")
+    t.add_argument("--schedule", choices=SCHEDULES)
+    t.add_argument("--warmup", type=number(float, 0.0, True, "a finite number >= 0 (epochs, "
+                                           "at most 1000)", 1000.0), help="warm-up epochs")
     t.add_argument("--kvstore", default=None, help="device (default), local, or dist_sync "
                    "under `d2lnets launch`")
     t.add_argument("--no-hybridize", action="store_true")
@@ -61,13 +77,29 @@ def _note(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _fresh_run_folder(out: Path) -> None:
-    """A new run into a folder holding an earlier run: move the earlier one aside."""
-    if out.exists() and (list_checkpoints(out) or (out / "history.jsonl").exists()):
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(out.stat().st_mtime))
-        moved = out.with_name(f"{out.name}-{stamp}")
-        out.rename(moved)
-        _note(f"note: the earlier run in {out} was moved to {moved} (use --resume to continue a run)")
+def _given(args: argparse.Namespace) -> dict:
+    """What the command line says, leaving out what it does not."""
+    given = {"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
+             "seed": args.seed, "subset": args.subset, "schedule": args.schedule,
+             "warmup": args.warmup, "data": args.data}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.no_resize or args.resize is not None:
+        given["resize"] = None if args.no_resize else args.resize
+    if args.no_verify:
+        given["verify"] = False
+    return given
+
+
+def resolve_config(args: argparse.Namespace, stored: dict | None) -> dict:
+    """The book's defaults < the resumed run's stored values < the command line."""
+    info = model_info(args.model)
+    config = {"model": info.cli_name, "lr": info.lr, "resize": info.resize, **BOOK}
+    config.update({k: v for k, v in (stored or {}).items() if k in config})
+    config.update(_given(args))
+    config["model"] = info.cli_name
+    if config["data"] != SAMPLE:  # the folder itself, so that a resume finds the same data
+        config["data"] = str(find_fashion_mnist(config["data"]).resolve())
+    return config
 
 
 class _Workers:
@@ -76,7 +108,7 @@ class _Workers:
     def __init__(self, args: argparse.Namespace):
         self.kv, self.rank, self.count, self.watchdog = args.kvstore, 0, 1, None
         if self.kv and self.kv.startswith("dist"):
-            if args.schedule != "constant" or args.warmup:
+            if args.schedule not in (None, "constant") or args.warmup:
                 raise UsageError(f"--kvstore {self.kv} runs the optimizer on the servers: use "
                                  f"the constant schedule (no --schedule cosine, no --warmup)")
             self.kv, self.rank, self.count = worker_setup(self.kv)
@@ -94,37 +126,67 @@ class _Workers:
         return kw
 
 
-def run_train(args: argparse.Namespace) -> int:
-    info = model_info(args.model)
-    lr = args.lr if args.lr is not None else info.lr
-    resize = None if args.no_resize else (args.resize or info.resize)
-    ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
-    out = Path(args.out or os.path.join("runs", args.model))
-    workers = _Workers(args)
-    if args.resume is None and workers.rank == 0:
-        _fresh_run_folder(out)
-    train_iter, test_iter = load_data_fashion_mnist(args.batch_size, resize=resize, root=args.data,
-                                                    seed=args.seed, subset=args.subset,
-                                                    verify=not args.no_verify)
+def _folders(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """(the run folder to write, the checkpoint to resume from or None)."""
+    if args.resume is None:
+        return Path(args.out or Path("runs") / args.model), None
+    source = Path(args.out or Path("runs") / args.model) if args.resume is True else Path(args.resume)
+    ckpt = resolve_checkpoint(source)
+    return Path(args.out) if args.out else ckpt.parent, ckpt
+
+
+def _build(config: dict, ctxs: list, workers: _Workers) -> tuple[Any, gluon.Trainer, Any, Any]:
+    train_iter, test_iter = load_data_fashion_mnist(
+        config["batch_size"], resize=config["resize"], root=config["data"], seed=config["seed"],
+        subset=config["subset"], verify=config["verify"])
     if workers.count > 1:
         train_iter.shard(workers.rank, workers.count)
-    set_seed(args.seed)
-    net = info.builder()
+    set_seed(config["seed"])
+    net = model_info(config["model"]).builder()
     net.initialize(init.Xavier(), ctx=ctxs)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr},
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": config["lr"]},
                             **workers.trainer_kwargs())
-    _note(f"d2lnets: {args.model}, lr {lr}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"resize {resize or 28}, {train_iter.num_examples} training images, "
-          f"seed {args.seed}, data {train_iter.source}, out {out}"
+    return net, trainer, train_iter, test_iter
+
+
+def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None,
+           workers: _Workers, out: Path, ckpt: Path | None) -> None:
+    config = resolve_config(args, read_meta(ckpt).get("config") if ckpt else None)
+    config["workers"] = workers.count
+    if folder is not None:
+        moved = folder.prepare(fresh=ckpt is None or ckpt.parent.resolve() != out.resolve())
+        if moved:
+            _note(f"note: the earlier run in {out} was moved to {moved} (use --resume to continue a run)")
+    ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
+    net, trainer, train_iter, test_iter = _build(config, ctxs, workers)
+    _note(f"d2lnets: {config['model']}, lr {config['lr']}, batch {config['batch_size']}, "
+          f"{config['epochs']} epochs, resize {config['resize'] or 28}, "
+          f"{train_iter.num_examples} training images, seed {config['seed']}, "
+          f"data {train_iter.source}, out {out}"
           + (f", worker {workers.rank}/{workers.count}" if workers.count > 1 else ""))
+    if stop.requested:
+        raise TrainingInterrupted(f"{stop.name}: stopped before training started; nothing was "
+                                  f"changed in {out}.", None, stop.signum)
     # --batch-size is per worker; the servers sum the workers' gradients, so dividing
     # by the global batch makes each step the mean over batch-size x workers images
-    config = TrainConfig(args.epochs, args.batch_size * workers.count, not args.no_hybridize,
-                         args.seed, args.schedule, args.warmup)
-    callbacks = default_callbacks(config, progress=args.progress, out_dir=out,
-                                  write=workers.rank == 0, resume=args.resume,
-                                  watchdog=workers.watchdog, save_states=not workers.on_servers)
-    fit(net, train_iter, test_iter, trainer, ctxs, config, callbacks)
-    if workers.rank == 0:
+    train_config = TrainConfig(config["epochs"], config["batch_size"] * workers.count,
+                               not args.no_hybridize, config["seed"], config["schedule"],
+                               config["warmup"])
+    callbacks = default_callbacks(train_config, progress=args.progress, out_dir=out,
+                                  write=folder is not None, resume=ckpt, watchdog=workers.watchdog,
+                                  save_states=not workers.on_servers, config_record=config)
+    fit(net, train_iter, test_iter, trainer, ctxs, train_config, callbacks, stop=stop)
+    if folder is not None:
         _note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    with StopRequest() as stop:  # from the start: Ctrl-C always means 130, never a traceback
+        workers = _Workers(args)
+        out, ckpt = _folders(args)
+        if workers.rank != 0:  # only rank 0 writes the run folder
+            _train(args, stop, None, workers, out, ckpt)
+            return 0
+        with RunFolder(out) as folder:
+            _train(args, stop, folder, workers, out, ckpt)
     return 0

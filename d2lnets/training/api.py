@@ -29,7 +29,7 @@ def default_callbacks(config: TrainConfig, *, progress: bool | None = None,
                       resume: str | os.PathLike | bool | None = None,
                       log: Callable[[str], None] | None = print, plot: bool = True,
                       watchdog: Any = None, save_states: bool = True,
-                      checkpoint_extra: dict | None = None) -> list[Callback]:
+                      config_record: dict | None = None) -> list[Callback]:
     """The callbacks of a d2lnets run, in the order they run: the checkpointer
     first (it restores the run the others continue; after an epoch, its line is
     printed once the checkpoint exists). ``write=False`` (every distributed
@@ -39,7 +39,7 @@ def default_callbacks(config: TrainConfig, *, progress: bool | None = None,
     cbs: list[Callback] = []
     if out_dir is not None or resume:
         folder = out_dir if out_dir is not None else resume
-        cbs.append(Checkpointer(folder, resume, save_states, log, checkpoint_extra,
+        cbs.append(Checkpointer(folder, resume, save_states, log, config_record,
                                 write and out_dir is not None))
     if watchdog is not None:
         cbs.append(Heartbeat(watchdog))

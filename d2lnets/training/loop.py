@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-import signal
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,16 +53,24 @@ def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
     return gluon.utils.split_and_load(X, ctxs, even_split=False)
 
 
-def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None) -> float:
+class EvaluationStopped(Exception):
+    """A stop was requested while the test set was being evaluated."""
+
+
+def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
+                      stop: StopRequest | None = None) -> float:
     """Classification accuracy of ``net`` over ``data_iter`` (the book's helper).
 
     ``ctx`` may be one context or a list; counts stay on the device and are
-    read once at the end.
+    read once at the end. With ``stop``, a requested stop ends it between two
+    batches (:class:`EvaluationStopped`).
     """
     ctxs = as_context_list(ctx)
     correct = [nd.zeros((1,), ctx=c, dtype="float64") for c in ctxs]
     n = 0
     for X, y in data_iter:
+        if stop is not None and stop.requested:
+            raise EvaluationStopped
         for c_sum, Xs, ys in zip(correct, _split(X, ctxs), _split(y, ctxs)):
             hits = net(Xs).argmax(axis=1) == ys.astype("float32")
             c_sum += hits.sum().astype("float64")
@@ -128,6 +135,8 @@ class Run:
     start_batch: int = 0
     partial: dict | None = None
     last_checkpoint: str | None = None
+    #: merged into the next history row (e.g. what a resume changed)
+    row_note: dict | None = None
 
     @property
     def steps_per_epoch(self) -> int | None:
@@ -202,9 +211,9 @@ def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> Epo
     return sums
 
 
-def validate(run: Run, sums: EpochSums) -> dict[str, float]:
+def validate(run: Run, sums: EpochSums, stop: StopRequest | None = None) -> dict[str, float]:
     """The epoch's row: training figures from ``sums`` and the test accuracy."""
-    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs)
+    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs, stop)
     figures = sums.read()
     n = max(1, figures["n"])
     return {"epoch": run.epoch + 1, "loss": figures["loss_sum"] / n,
@@ -212,25 +221,32 @@ def validate(run: Run, sums: EpochSums) -> dict[str, float]:
             "time": figures["elapsed"], "lr": run.trainer.learning_rate}
 
 
-def _interrupted(run: Run, callbacks: CallbackList, sums: EpochSums, signum: int) -> None:
+def _interrupted(run: Run, callbacks: CallbackList, sums: EpochSums, stop: StopRequest,
+                 trained: bool) -> None:
+    """Save the exact position (if anything was trained here) and stop with 130."""
     nd.waitall()
+    if not trained:
+        raise TrainingInterrupted(f"{stop.name}: stopped before the first batch; nothing new to "
+                                  f"save, the run folder is as it was.", None, stop.signum)
     saved = callbacks.on_interrupt(run, sums.read())
-    name = signal.Signals(signum).name
     where = f"saved {saved}" if saved else "nothing saved (no run folder)"
     how = f" {Path(saved).parent}" if saved else ""
     raise TrainingInterrupted(
-        f"{name}: stopped in epoch {run.epoch + 1} after batch {run.batch}; {where}. "
-        f"Resume with the same command and --resume{how}.", saved, signum)
+        f"{stop.name}: stopped in epoch {run.epoch + 1} after batch {run.batch}; {where}. "
+        f"Resume with the same command and --resume{how}.", saved, stop.signum)
 
 
 def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
         config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
-        loss: Any = None) -> History:
+        loss: Any = None, stop: StopRequest | None = None) -> History:
     """Train ``net`` for ``config.num_epochs`` and return the :class:`History`.
 
     Callbacks run in the order given; a checkpoint callback restores a run in
-    its ``on_train_begin``. Raises :class:`TrainingInterrupted` on SIGINT or
-    SIGTERM once the callbacks have saved the position.
+    its ``on_train_begin``. SIGINT or SIGTERM (through ``stop``, which the
+    caller may hold from earlier) raises :class:`TrainingInterrupted` once the
+    callbacks have saved the position: during training, during evaluation
+    (the position is then the epoch's end, and a resume evaluates again), or
+    after the last epoch.
     """
     config = config or TrainConfig()
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
@@ -242,17 +258,28 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     if config.hybridize:
         hybridize_safely(net, static_alloc=True, static_shape=True)
     cbs = CallbackList(callbacks)
-    cbs.on_train_begin(run)
-    with StopRequest() as stop:
+    stop = stop or StopRequest()
+    with stop:
+        cbs.on_train_begin(run)
+        trained = False
         for epoch in range(run.start_epoch, config.num_epochs):
             run.epoch = epoch
             sums = train_one_epoch(run, cbs, stop)
+            trained = trained or run.batch > (run.start_batch if epoch == run.start_epoch else 0)
             if stop.requested:
-                _interrupted(run, cbs, sums, stop.signum)
-            row = validate(run, sums)
+                _interrupted(run, cbs, sums, stop, trained)
+            try:
+                row = validate(run, sums, stop)
+            except EvaluationStopped:
+                _interrupted(run, cbs, sums, stop, True)
             if not math.isfinite(row["loss"]):
                 raise diverged(run, f"became {row['loss']}")
+            row.update(run.row_note or {})
+            run.row_note = None
             run.history.append(row)
             cbs.on_epoch_end(run, row)
+        if stop.requested:
+            raise TrainingInterrupted(f"{stop.name}: the run had just finished; everything is "
+                                      f"saved.", run.last_checkpoint, stop.signum)
     cbs.on_train_end(run)
     return run.history

@@ -16,6 +16,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.signum: int | None = None
         self._old: dict[int, Any] = {}
+        self._depth = 0  # re-entrant: the command holds it while fit() holds it too
 
     @property
     def requested(self) -> bool:
@@ -26,12 +27,20 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signum = signum
 
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else "stop"
+
     def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
+        self._depth += 1
+        if self._depth == 1 and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handler)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+        self._depth -= 1
+        if self._depth == 0:
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
+            self._old.clear()

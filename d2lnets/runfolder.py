@@ -1,0 +1,93 @@
+"""The run folder (``--out``): one writer at a time, earlier runs moved aside, never lost.
+
+The lock is ``fcntl.flock`` on a file beside the folder (``.NAME.lock``), so it
+survives the folder being moved and the kernel releases it when the process
+dies, however it dies. Readers (``export``, ``load_checkpoint``) take no lock.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from .checkpoint import list_checkpoints
+from .errors import CheckpointError, RunFolderBusy
+
+__all__ = ["RunFolder", "holds_a_run", "move_aside"]
+
+
+def holds_a_run(folder: Path) -> bool:
+    """True if ``folder`` holds checkpoints or a history of an earlier run."""
+    return folder.is_dir() and bool(list_checkpoints(folder) or (folder / "history.jsonl").exists())
+
+
+def _unusable(folder: Path, err: OSError, doing: str) -> CheckpointError:
+    why = "permission denied" if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else \
+        "the name is too long" if err.errno == errno.ENAMETOOLONG else (err.strerror or str(err))
+    return CheckpointError(f"cannot {doing} {folder}: {why}. Nothing was trained and nothing was "
+                           f"changed; choose an --out folder you can write to.")
+
+
+def move_aside(folder: Path) -> Path:
+    """Rename an earlier run to ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(folder.stat().st_mtime))
+    for n in range(1, 1000):
+        target = folder.with_name(f"{folder.name}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        if not target.exists():
+            break
+    try:
+        folder.rename(target)
+    except OSError as err:
+        raise _unusable(folder, err, "move the earlier run aside in") from None
+    return target
+
+
+class RunFolder:
+    """``with RunFolder(out):`` the calling process is the folder's only writer.
+
+    A second writer gets :class:`RunFolderBusy` at once, naming the folder and
+    the holder's PID. The folder is created (and checked writable) on entry.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.lock_path = self.folder.parent / f".{self.folder.name}.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunFolder:
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise _unusable(self.folder, err, "write the run folder") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RunFolderBusy(f"{self.folder} is being written by another d2lnets (PID "
+                                f"{holder}). Wait for it to finish, or choose another --out.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def prepare(self, fresh: bool) -> Path | None:
+        """Make the folder ready to write; for a ``fresh`` run, move an earlier
+        run aside first and return where it went."""
+        moved = move_aside(self.folder) if fresh and holds_a_run(self.folder) else None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".d2lnets-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise _unusable(self.folder, err, "write the run folder") from None
+        return moved
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
