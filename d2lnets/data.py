@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import mxnet as mx
 import numpy as np
@@ -77,12 +77,32 @@ def get_fashion_mnist_labels(labels: object) -> list[str]:
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+#: the most an IDX file may declare (Fashion-MNIST's training images are 47 MB): a
+#: small gzip that inflates to gigabytes is refused before it is read
+MAX_IDX_BYTES = 1 << 30
+
+
+def _bounded_read(f: BinaryIO, path: Path) -> bytes:
+    """The header, then at most the payload it declares plus one byte (to see
+    that a file is too long) — never more than :data:`MAX_IDX_BYTES`."""
+    head = f.read(4)
+    if len(head) < 4 or head[2] not in _IDX_DTYPES:
+        return head + f.read(64)
+    dims_raw = f.read(4 * head[3])
+    dims = struct.unpack(f">{len(dims_raw) // 4}I", dims_raw[: len(dims_raw) // 4 * 4])
+    want = int(np.prod(dims, dtype=np.int64)) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
+    if want > MAX_IDX_BYTES:
+        raise DataError(f"{path}: its header declares {want:,} bytes of data (dimensions {dims}), "
+                        f"more than the {MAX_IDX_BYTES:,} d2lnets reads: this is not Fashion-MNIST. "
+                        f"{HOW_TO_GET}")
+    return head + dims_raw + f.read(want + 1)
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            return _bounded_read(f, path)
     except PermissionError as err:
         raise DataError(f"cannot read {path}: permission denied. Fix its permissions "
                         f"(chmod a+r) or copy the data elsewhere. {HOW_TO_GET}") from err
@@ -119,9 +139,9 @@ def read_idx(path: str | os.PathLike, expected_ndim: int | None = None,
     want = int(np.prod(dims)) * dtype.itemsize
     got = len(data) - header
     if got != want:
+        has = f"has {got}" if got < want else "has more"
         raise DataError(f"{path}: header says {dims} items ({want} bytes of data) but the file "
-                        f"has {got}; it is {'truncated' if got < want else 'too long'}. "
-                        f"{HOW_TO_GET}")
+                        f"{has}; it is {'truncated' if got < want else 'too long'}. {HOW_TO_GET}")
     if expected_count is not None and dims[0] != expected_count:
         raise DataError(f"{path}: {dims[0]} items, expected {expected_count}. {HOW_TO_GET}")
     if sha1 is not None:
@@ -221,10 +241,19 @@ def find_local(root: str | os.PathLike | None = None) -> Path | None:
         return _named_folder(Path(root).expanduser(), "the data folder")
     if os.environ.get("D2LNETS_DATA"):
         return _named_folder(Path(os.environ["D2LNETS_DATA"]).expanduser(), "$D2LNETS_DATA")
-    for folder in (_cache_dir(), Path(DEBIAN_DIR)):
-        if folder.is_dir() and os.access(folder, os.R_OK | os.X_OK) and _complete(folder):
-            return folder
+    cache = _cache_dir()
+    if _complete_or_none(cache):  # a download cut off part-way is completed, not an error
+        return cache
+    debian = Path(DEBIAN_DIR)
+    if debian.is_dir() and os.access(debian, os.R_OK | os.X_OK) and _complete(debian):
+        return debian
     return None
+
+
+def _complete_or_none(folder: Path) -> Path | None:
+    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        return None
+    return folder if all(_file_in(folder, n) for n in _all_names()) else None
 
 
 def find_fashion_mnist(root: str | os.PathLike | None = None,
@@ -239,8 +268,9 @@ def find_fashion_mnist(root: str | os.PathLike | None = None,
     cache = _cache_dir()
     fetch = downloader or download
     try:
-        for name in _all_names():
-            fetch(MIRROR + name + ".gz", cache / f"{name}.gz", GZ_SHA1[name])
+        for name in _all_names():  # each file lands whole (checked, then renamed) or not at all
+            if _file_in(cache, name) is None:
+                fetch(MIRROR + name + ".gz", cache / f"{name}.gz", GZ_SHA1[name])
         return cache
     except (OSError, DataError) as err:
         looked = "\n".join(f"  - {p}" for p in search_locations(root))
@@ -284,23 +314,24 @@ def load_fashion_mnist_arrays(root: str | os.PathLike | None = None, verify: boo
 
 
 # -------------------------------------------------------------------- batches
-#: the prepared (scaled, resized) set is kept as one float32 NDArray up to this size
-CACHE_BYTES = int(os.environ.get("D2LNETS_CACHE_BYTES", 4 << 30))
-
-
 @dataclass
 class FashionMNISTIter:
     """Batches of an in-memory image set.
 
-    On first use the whole split is scaled to [0, 1] and resized (bilinear,
-    half-pixel centres, as the book's ``transforms.Resize``) once, in chunks,
-    into one float32 NDArray on ``ctx``; a batch is then a slice (in order) or
-    one ``take`` (shuffled) of it. A set larger than ``CACHE_BYTES`` (e.g.
-    224x224) is resized batch by batch instead.
+    The set stays uint8 (47 MB for Fashion-MNIST's training split), as one
+    NDArray on ``ctx``. A batch is one gather (or slice) of it, scaled to
+    [0, 1] and resized (bilinear, half-pixel centres, as the book's
+    ``transforms.Resize``) by MXNet ops that the engine runs ahead of, and
+    beside, the training step: memory stays that of the uint8 set, and the
+    first batch comes at once.
 
     Iterating gives one epoch. With ``shuffle``, each epoch's order is a
     permutation drawn from ``(seed, epoch)``, so a resumed run sees the same
-    batches; :meth:`epoch` also starts part-way through an epoch.
+    batches; :meth:`epoch` also starts part-way through an epoch. In training
+    (``shuffle``) a last batch smaller than ``min_last_batch`` is dropped, as
+    Gluon's ``last_batch='discard'`` would: batch normalisation cannot train on
+    one image (the loop raises the bound to 2 per device). Shuffling makes the
+    dropped images differ from epoch to epoch.
     """
 
     images: np.ndarray
@@ -311,24 +342,38 @@ class FashionMNISTIter:
     seed: int = 0
     ctx: object = None
     current_epoch: int = 0
-    cache: bool | None = None
     source: str = ""
+    min_last_batch: int = 2
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1:
             raise UsageError(f"batch_size must be a positive integer; got {self.batch_size}")
         if self.resize is not None and int(self.resize) < 1:
             raise UsageError(f"resize must be a positive integer (e.g. 96); got {self.resize}")
+        if self.images.ndim != 3 or self.images.shape[1] != self.images.shape[2]:
+            raise DataError(f"images of shape {self.images.shape[1:]}: d2lnets needs square "
+                            f"one-channel images, (N, side, side) (Fashion-MNIST's are 28x28)")
+        if len(self.images) == 0:
+            raise DataError("the image set is empty: there is nothing to train or test on. "
+                            f"{HOW_TO_GET}")
         self.batch_size = int(self.batch_size)
         self._rank, self._num_parts = 0, 1
         self._store: tuple | None = None
 
+    def _sizes(self) -> tuple[int, int]:
+        """(examples per epoch, examples dropped per epoch)."""
+        n = len(self._indices(0))
+        rest = n % self.batch_size
+        dropped = rest if self.shuffle and 0 < rest < self.min_last_batch else 0
+        return n, dropped
+
     def __len__(self) -> int:
-        return -(-self.num_examples // self.batch_size)
+        n, dropped = self._sizes()
+        return -(-(n - dropped) // self.batch_size)
 
     @property
     def num_examples(self) -> int:
-        return len(self._indices(0))
+        return self._sizes()[0]
 
     @property
     def side(self) -> int:
@@ -355,54 +400,36 @@ class FashionMNISTIter:
         self.current_epoch += 1
         return it
 
-    def _prepare(self, images: np.ndarray, ctx: object, out: nd.NDArray | None = None
-                 ) -> nd.NDArray:
-        """uint8 (B, H, W) -> float32 (B, 1, S, S) in [0, 1] on ``ctx`` (into ``out``)."""
-        b, h, w = images.shape
-        X = nd.array(images, ctx=ctx, dtype="uint8").astype("float32").reshape((b, 1, h, w))
-        if not self.resize:
-            return nd.broadcast_mul(X, nd.full((1,), 1.0 / 255, ctx=ctx), out=out) \
-                if out is not None else X * (1.0 / 255)
-        X *= 1.0 / 255
-        kw = {"height": self.side, "width": self.side, "align_corners": False}
-        if out is not None:
-            return nd.contrib.BilinearResize2D(X, out=out, **kw)
-        return nd.contrib.BilinearResize2D(X, **kw)
-
-    def _cached(self, ctx: object) -> tuple | None:
-        use = self.cache
-        nbytes = len(self.images) * self.side * self.side * 4
-        if use is None:
-            use = nbytes <= CACHE_BYTES
-        if not use:
-            return None
+    def _on(self, ctx: object) -> tuple[nd.NDArray, nd.NDArray]:
+        """The uint8 images and int32 labels as NDArrays on ``ctx`` (made once)."""
         if self._store is None or self._store[0].context != ctx:
-            store = nd.empty((len(self.images), 1, self.side, self.side), ctx=ctx)
-            chunk = 2048
-            for s in range(0, len(self.images), chunk):
-                self._prepare(self.images[s:s + chunk], ctx, out=store[s:s + chunk])
-            self._store = (store, nd.array(self.labels, ctx=ctx, dtype="int32"))
+            self._store = (nd.array(self.images, ctx=ctx, dtype="uint8"),
+                           nd.array(self.labels, ctx=ctx, dtype="int32"))
         return self._store
+
+    def _prepare(self, images: nd.NDArray) -> nd.NDArray:
+        """uint8 (B, H, W) -> float32 (B, 1, S, S) in [0, 1]."""
+        b, h, w = images.shape
+        X = images.astype("float32").reshape((b, 1, h, w)) * (1.0 / 255)
+        if not self.resize:
+            return X
+        return nd.contrib.BilinearResize2D(X, height=self.side, width=self.side,
+                                           align_corners=False)
 
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple]:
         """The batches of ``epoch``, from batch ``start_batch`` on."""
         ctx = self.ctx or mx.cpu()
+        images, labels = self._on(ctx)
         order = self._indices(epoch)
         contiguous = self.shuffle is False and self._num_parts == 1
-        store = self._cached(ctx)
-        n = len(order)
+        n = len(order) - self._sizes()[1]
         for start in range(start_batch * self.batch_size, n, self.batch_size):
             stop = min(start + self.batch_size, n)
-            if store is not None:
-                if contiguous:
-                    yield store[0][start:stop], store[1][start:stop]
-                else:
-                    idx = nd.array(order[start:stop], ctx=ctx, dtype="int32")
-                    yield nd.take(store[0], idx), nd.take(store[1], idx)
-                continue
-            idx = slice(start, stop) if contiguous else order[start:stop]
-            yield (self._prepare(self.images[idx], ctx),
-                   nd.array(self.labels[idx], ctx=ctx, dtype="int32"))
+            if contiguous:
+                yield self._prepare(images[start:stop]), labels[start:stop]
+            else:
+                idx = nd.array(order[start:stop], ctx=ctx, dtype="int32")
+                yield self._prepare(nd.take(images, idx)), nd.take(labels, idx)
 
 
 def load_data_fashion_mnist(batch_size: int, resize: int | None = None,

@@ -47,8 +47,8 @@ def add_parser(sub: Any) -> None:
                    "ResNet-18, 0.1 DenseNet)")
     t.add_argument("--batch-size", type=positive_int, help="default 256")
     t.add_argument("--epochs", type=positive_int, help="default 5")
-    t.add_argument("--resize", type=number(int, 1, True, "a positive integer (an image "
-                                           f"side, at most {MAX_SIDE})", MAX_SIDE), help="image side (book: 96 for ResNet/DenseNet)")
+    side = number(int, 1, True, f"a positive integer (an image side, at most {MAX_SIDE})", MAX_SIDE)
+    t.add_argument("--resize", type=side, help="image side (book: 96 for ResNet/DenseNet)")
     t.add_argument("--no-resize", action="store_true", help="train at 28x28")
     t.add_argument("--ctx", type=context, default="auto",
                    help="auto (the book's try_gpu()), cpu, cpu:0,cpu:1, gpu:0, gpu (all)")
@@ -68,6 +68,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--kvstore", default=None, help="device (default), local, or dist_sync "
                    "under `d2lnets launch`")
     t.add_argument("--no-hybridize", action="store_true")
+    t.add_argument("--low-memory", action="store_true", help="about half the memory, about "
+                   "20%% slower (no static allocation)")
     t.add_argument("--progress", dest="progress", action="store_true", default=None)
     t.add_argument("--no-progress", dest="progress", action="store_false")
     t.set_defaults(handler=run_train)
@@ -171,7 +173,7 @@ def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None
     # by the global batch makes each step the mean over batch-size x workers images
     train_config = TrainConfig(config["epochs"], config["batch_size"] * workers.count,
                                not args.no_hybridize, config["seed"], config["schedule"],
-                               config["warmup"])
+                               config["warmup"], low_memory=args.low_memory)
     callbacks = default_callbacks(train_config, progress=args.progress, out_dir=out,
                                   write=folder is not None, resume=ckpt, watchdog=workers.watchdog,
                                   save_states=not workers.on_servers, config_record=config)

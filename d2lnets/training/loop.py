@@ -251,12 +251,15 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     config = config or TrainConfig()
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
               loss or gluon.loss.SoftmaxCrossEntropyLoss())
+    if hasattr(train_iter, "min_last_batch"):  # no device may get a one-image shard
+        train_iter.min_last_batch = max(train_iter.min_last_batch, 2 * len(run.ctxs))
     if config.seed is not None:
         set_seed(config.seed)
         if hasattr(train_iter, "seed"):
             train_iter.seed = int(config.seed)
     if config.hybridize:
-        hybridize_safely(net, static_alloc=True, static_shape=True)
+        static = not config.low_memory
+        hybridize_safely(net, static_alloc=static, static_shape=static)
     cbs = CallbackList(callbacks)
     stop = stop or StopRequest()
     with stop:
