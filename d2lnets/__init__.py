@@ -8,13 +8,19 @@ installed, numpy too new, not 1.9.x). The ``d2lnets`` command goes on then,
 so that ``d2lnets doctor`` can say so among everything it checks and every
 other command can say it without a traceback.
 """
+import signal as _signal
 import sys as _sys
 from pathlib import Path as _Path
 
-from .errors import EnvironmentProblem as _EnvironmentProblem
-from .threads import configure_cpu_threads as _configure_cpu_threads
+# the `d2lnets` command (`python -m d2lnets` imports this while argv[0] is still "-m")
+_COMMAND = _sys.argv[0] == "-m" or _Path(_sys.argv[0]).name == "d2lnets"
+if _COMMAND:  # Ctrl-C while MXNet loads: exit 130, no traceback (the command sets its own later)
+    _signal.signal(_signal.SIGINT, lambda *_: _sys.exit(130))
 
-#: why MXNet cannot be used here (only ever set in the ``d2lnets doctor`` process)
+from .errors import EnvironmentProblem as _EnvironmentProblem  # noqa: E402
+from .threads import configure_cpu_threads as _configure_cpu_threads  # noqa: E402
+
+#: why MXNet cannot be used here (only ever set in the ``d2lnets`` command)
 MXNET_PROBLEM = None
 try:
     _configure_cpu_threads()
@@ -22,8 +28,7 @@ try:
 
     _mxnet_compat.check()
 except _EnvironmentProblem as _err:
-    # `python -m d2lnets` imports this while argv[0] is still "-m"
-    if _sys.argv[0] != "-m" and _Path(_sys.argv[0]).name != "d2lnets":
+    if not _COMMAND:
         raise
     MXNET_PROBLEM = _err
 

@@ -33,7 +33,7 @@ import mxnet as mx
 from .errors import UsageError
 
 __all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc",
-           "WATCHDOG_EXIT", "TIMEOUT_EXIT", "plan", "workers_of"]
+           "WATCHDOG_EXIT", "TIMEOUT_EXIT", "plan", "workers_of", "address_of"]
 
 #: exit code of a worker ended by its watchdog
 WATCHDOG_EXIT = 86
@@ -87,12 +87,40 @@ def worker_setup(kvstore: str = "dist_sync", watchdog: float | None = None) -> t
 
 
 def read_hosts(path: str | os.PathLike) -> list[str]:
-    """One host per line (``user@host`` allowed); blank lines and ``#`` comments skipped."""
-    hosts = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text().splitlines()]
-    hosts = [h for h in hosts if h]
+    """One host per line (``user@host`` allowed); blank lines and ``#`` comments
+    skipped. A line starting with ``-`` is refused: ssh would read it as an option."""
+    lines = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text().splitlines()]
+    hosts = []
+    for number, host in enumerate(lines, 1):
+        if host.startswith("-") or any(c.isspace() for c in host):
+            raise UsageError(f"{path}, line {number}: {host!r} is not a host name (a host must "
+                             f"not start with '-' nor hold spaces)")
+        if host:
+            hosts.append(host)
     if not hosts:
         raise UsageError(f"{path} lists no hosts")
     return hosts
+
+
+def address_of(host: str) -> str:
+    """The IPv4 address of ``host`` (``user@`` stripped): ps-lite binds and
+    advertises ``DMLC_NODE_HOST`` as given, so it must be an address."""
+    name = host.split("@")[-1]
+    try:
+        return socket.gethostbyname(name)
+    except OSError as err:
+        raise UsageError(f"cannot resolve host {name!r} ({err}): fix the hosts file or use "
+                         f"addresses") from None
+
+
+def _ps_lite_order(workers: list[Proc]) -> list[Proc]:
+    """The order in which ps-lite's scheduler numbers the workers: by address,
+    descending, then port, ascending (its comparator in ``van.cc``)."""
+    by_port = sorted(workers, key=lambda p: int(p.env["PORT"]))
+    ordered: list[Proc] = []
+    for address in sorted({p.env["DMLC_NODE_HOST"] for p in workers}, reverse=True):
+        ordered += [p for p in by_port if p.env["DMLC_NODE_HOST"] == address]
+    return ordered
 
 
 def _free_port(host: str = "127.0.0.1") -> int:
@@ -131,7 +159,8 @@ def plan(num_workers: int, num_servers: int, command: Sequence[str],
         raise UsageError("need at least one worker and one server")
     local = not hosts
     hosts = list(hosts) if hosts else ["127.0.0.1"]
-    root = hosts[0].split("@")[-1]
+    addresses = {h: address_of(h) for h in hosts}
+    root = addresses[hosts[0]]
     port = port or (_free_port() if local else 9091)
     common = {"DMLC_PS_ROOT_URI": root, "DMLC_PS_ROOT_PORT": str(port),
               "DMLC_NUM_WORKER": str(num_workers), "DMLC_NUM_SERVER": str(num_servers)}
@@ -148,14 +177,16 @@ def plan(num_workers: int, num_servers: int, command: Sequence[str],
         procs.append(Proc("worker", i, list(command), dict(common, DMLC_ROLE="worker"),
                           hosts[(num_servers + 1 + i) % len(hosts)]))
     for p in procs:
-        p.env["DMLC_NODE_HOST"] = p.host.split("@")[-1]
-    if local:
-        # ps-lite ranks the workers of one host by the port each listens on (PORT):
-        # ascending free ports make kvstore rank i the launcher's worker i
-        ports = sorted(_free_port() for _ in workers_of(procs))
-        for p, worker_port in zip(workers_of(procs), ports):
-            p.env["PORT"] = str(worker_port)
-    return procs
+        p.env["DMLC_NODE_HOST"] = addresses[p.host]
+    # every worker listens on a port of ours (PORT), so that the launcher can
+    # name each worker by the rank the kvstore will give it
+    ports = sorted(_free_port() for _ in workers_of(procs)) if local else \
+        [port + 1 + i for i in range(num_workers)]
+    for p, worker_port in zip(workers_of(procs), ports):
+        p.env["PORT"] = str(worker_port)
+    for rank, p in enumerate(_ps_lite_order(workers_of(procs))):
+        p.rank = rank
+    return [p for p in procs if p.role != "worker"] + sorted(workers_of(procs), key=lambda p: p.rank)
 
 
 def workers_of(procs: Sequence[Proc]) -> list[Proc]:
@@ -167,7 +198,7 @@ def _argv(proc: Proc, local: bool, ssh: str) -> tuple[list[str], dict[str, str]]
         return proc.argv, {**os.environ, **proc.env, "PYTHONUNBUFFERED": "1"}
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in {**proc.env, "PYTHONUNBUFFERED": "1"}.items())
     remote = f"cd {shlex.quote(os.getcwd())} && env {exports} {shlex.join(proc.argv)}"
-    return [*shlex.split(ssh), proc.host, remote], dict(os.environ)
+    return [*shlex.split(ssh), "--", proc.host, remote], dict(os.environ)
 
 
 def _pump(proc: Proc, stream: IO[str], out: IO[str], lock: threading.Lock) -> None:

@@ -33,11 +33,11 @@ def _unusable(folder: Path, err: OSError, doing: str) -> CheckpointError:
 def move_aside(folder: Path) -> Path:
     """Rename an earlier run to ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(folder.stat().st_mtime))
-    for n in range(1, 1000):
-        target = folder.with_name(f"{folder.name}-{stamp}" + (f"-{n}" if n > 1 else ""))
-        if not target.exists():
-            break
     try:
+        for n in range(1, 1000):
+            target = folder.with_name(f"{folder.name}-{stamp}" + (f"-{n}" if n > 1 else ""))
+            if not target.exists():
+                break
         folder.rename(target)
     except OSError as err:
         raise _unusable(folder, err, "move the earlier run aside in") from None

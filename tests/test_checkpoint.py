@@ -48,3 +48,107 @@ def test_full_disk_in_process_keeps_the_last_checkpoint(tmp_path, monkeypatch):
                   resume=True)
     assert [p.name for p in C.list_checkpoints(tmp_path)] == ["ckpt-0001-00000"]
     assert no_temporaries(tmp_path)
+
+
+# ---- loading a run someone else wrote ---------------------------------------------------
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import pickle  # noqa: E402
+
+import numpy as np  # noqa: E402
+from mxnet import autograd, nd  # noqa: E402
+
+
+def _sha1(path):
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+class _Payload:
+    """Unpickling this runs code: it creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_optimizer_state_is_refused_and_never_run(tmp_path):
+    _train_lenet(tmp_path / "run", 1)
+    ckpt = C.latest_checkpoint(tmp_path / "run")
+    marker = tmp_path / "pwned"
+    (ckpt / "trainer.states").write_bytes(pickle.dumps(_Payload(marker)))
+    meta = json.loads((ckpt / C.META).read_text())
+    meta["files"]["trainer.states"] = {"size": (ckpt / "trainer.states").stat().st_size,
+                                       "sha1": _sha1(ckpt / "trainer.states")}
+    (ckpt / C.META).write_text(json.dumps(meta))
+    net = d2l.lenet_bn()
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    with pytest.raises(C.CheckpointError, match="holds trainer.states, which d2lnets does not load"):
+        C.load_checkpoint(ckpt, net, trainer)
+    assert not marker.exists()
+    assert sorted(p.name for p in ckpt.iterdir()) == ["meta.json", "net.params", "trainer.states"]
+
+
+def _momentum_lenet(seed):
+    d2l.set_seed(seed)
+    net = d2l.lenet_bn()
+    net.initialize(init.Xavier())
+    return net, gluon.Trainer(net.collect_params(), "sgd",
+                              {"learning_rate": 0.1, "momentum": 0.9, "wd": 1e-4})
+
+
+def _steps(net, trainer, n, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        X = nd.array(rng.random((8, 1, 28, 28), dtype=np.float32))
+        y = nd.array(rng.integers(0, 10, 8))
+        with autograd.record():
+            loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y)
+        loss.backward()
+        trainer.step(8)
+
+
+def test_momentum_state_round_trips_as_arrays(tmp_path):
+    """Saved as NDArrays + JSON, loaded into a fresh trainer: the next steps equal
+    those of the trainer that never stopped."""
+    net, trainer = _momentum_lenet(0)
+    _steps(net, trainer, 3, 1)
+    path = C.save_checkpoint(tmp_path, net, trainer, {"epoch": 0, "batch": 3})
+    assert sorted(p.name for p in path.iterdir()) == ["meta.json", "net.params", "optimizer.arrays"]
+    arrays = nd.load(str(path / C.OPTIMIZER))
+    assert isinstance(arrays, dict) and len(arrays) == sum(p.grad_req != "null" for p in net.collect_params().values())
+    net2, trainer2 = _momentum_lenet(5)
+    C.load_checkpoint(path, net2, trainer2)
+    _steps(net, trainer, 2, 2)
+    _steps(net2, trainer2, 2, 2)
+    for (k, a), b in zip(net.collect_params().items(), net2.collect_params().values()):
+        np.testing.assert_array_equal(a.data().asnumpy(), b.data().asnumpy(), err_msg=k)
+    assert trainer2._optimizer.num_update == trainer._optimizer.num_update == 5
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(epoch="3"), "'epoch' must be a whole number"),
+    (lambda m: m.update(batch=10**12), "'batch' must be a whole number from 0 to"),
+    (lambda m: m.pop("files"), "does not list its files"),
+    (lambda m: m.update(history={"a": 1}), "'history' has the wrong type"),
+    (lambda m: m.update(partial={"n": "x"}), "'partial' lacks its numeric sums"),
+    (lambda m: m["files"]["net.params"].update(size="big"), "entry for net.params is malformed"),
+], ids=["epoch-string", "huge-batch", "no-files", "history-dict", "partial", "size-string"])
+def test_a_hand_edited_meta_json_is_refused(tmp_path, edit, message):
+    _train_lenet(tmp_path, 2)
+    first, second = C.list_checkpoints(tmp_path)
+    meta = json.loads((second / C.META).read_text())
+    edit(meta)
+    (second / C.META).write_text(json.dumps(meta))
+    with pytest.raises(C.CheckpointError, match=message):
+        C.read_meta(second)
+    assert C.latest_checkpoint(tmp_path) == first  # the edited one is passed over
+
+
+def test_another_models_parameters_are_named(tmp_path):
+    _train_lenet(tmp_path, 1)
+    net = d2l.resnet18()
+    with pytest.raises(C.CheckpointError, match="holds parameters of another model"):
+        C.load_checkpoint(tmp_path, net, None)

@@ -44,11 +44,27 @@ def test_plan_sets_the_dmlc_variables():
 
 
 def test_plan_over_hosts():
-    procs = dist.plan(2, 2, ["cmd"], hosts=["me@a", "b", "c"], port=9100)
-    assert [p.host for p in procs] == ["me@a", "b", "c", "me@a", "b"]
-    assert all(p.env["DMLC_PS_ROOT_URI"] == "a" and p.env["DMLC_PS_ROOT_PORT"] == "9100" for p in procs)
-    assert [p.env["DMLC_NODE_HOST"] for p in procs] == ["a", "b", "c", "a", "b"]
+    """Names become addresses (ps-lite binds DMLC_NODE_HOST as given), and the
+    workers are numbered as ps-lite's scheduler will: address descending, port ascending."""
+    procs = dist.plan(2, 2, ["cmd"], hosts=["me@localhost", "127.0.0.2", "127.0.0.3"], port=9100)
+    assert [p.host for p in procs] == ["me@localhost", "127.0.0.2", "127.0.0.3", "127.0.0.2", "me@localhost"]
+    assert all(p.env["DMLC_PS_ROOT_URI"] == "127.0.0.1" and p.env["DMLC_PS_ROOT_PORT"] == "9100" for p in procs)
+    assert [p.env["DMLC_NODE_HOST"] for p in procs] == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.1"]
+    assert [(p.rank, p.env["PORT"]) for p in dist.workers_of(procs)] == [(0, "9102"), (1, "9101")]
     assert "DMLC_INTERFACE" not in procs[0].env
+
+
+@pytest.mark.parametrize("line", ["-oProxyCommand=touch /tmp/x", "host name"])
+def test_a_host_that_ssh_would_take_as_an_option_is_refused(tmp_path, line):
+    f = tmp_path / "hosts"
+    f.write_text(f"node1\n{line}\n")
+    with pytest.raises(ValueError, match="line 2: .* is not a host name"):
+        dist.read_hosts(f)
+
+
+def test_an_unknown_host_is_named():
+    with pytest.raises(ValueError, match="cannot resolve host 'no-such-host.invalid'"):
+        dist.plan(1, 1, ["cmd"], hosts=["no-such-host.invalid"])
 
 
 def test_read_hosts(tmp_path):
@@ -145,7 +161,7 @@ def test_launch_timeout_stops_everything():
 def test_launch_over_ssh_with_a_stand_in_ssh(tmp_path):
     """The --hosts path end to end: a stand-in `ssh HOST COMMAND` runs COMMAND here."""
     fake = tmp_path / "fakessh"
-    fake.write_text("#!/bin/sh\nshift\nexec sh -c \"$1\"\n")
+    fake.write_text('#!/bin/sh\n[ "$1" = "--" ] || exit 97\nshift 2\nexec sh -c "$1"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1\n127.0.0.1\n")
@@ -172,3 +188,20 @@ def test_dist_kvstore_without_launcher_is_explained(tmp_path):
                         "--kvstore", "dist_sync", "--out", str(tmp_path)],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "d2lnets launch -n WORKERS" in r.stderr
+
+
+def test_labels_are_kvstore_ranks_across_hosts(tmp_path):
+    """Two 'hosts' (127.0.0.1 and 127.0.0.2, both loopback) through a stand-in ssh:
+    ps-lite numbers the workers by address, descending; the launcher's labels agree."""
+    fake = tmp_path / "fakessh"
+    fake.write_text('#!/bin/sh\n[ "$1" = "--" ] || exit 97\nshift 2\nexec sh -c "$1"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost\n127.0.0.2\n")
+    code = ("import os, mxnet as mx; kv = mx.kv.create('dist_sync'); "
+            "print('kvrank', kv.rank, os.environ['DMLC_NODE_HOST'], flush=True)")
+    r = run([*LAUNCH, "-n", "2", "-s", "1", "--hosts", str(hosts), "--ssh", str(fake),
+             "--port", str(dist._free_port()), "--timeout", "90", "--", sys.executable, "-c", code])
+    assert r.returncode == 0, r.stdout
+    seen = re.findall(r"\[worker (\d)\] kvrank (\d) (\S+)", r.stdout)
+    assert sorted(seen) == [("0", "0", "127.0.0.2"), ("1", "1", "127.0.0.1")], r.stdout

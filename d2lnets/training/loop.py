@@ -172,6 +172,21 @@ def _holds_mode_aware(block: Any) -> bool:
     return any(isinstance(c, ModeAwareMixin) or _holds_mode_aware(c) for c in children_of(block))
 
 
+def _check_batches(run: Run) -> None:
+    """Batch normalisation cannot train on one image: no device may get a
+    one-image shard, from a full batch or from the last one (dropped)."""
+    devices, size = len(run.ctxs), getattr(run.train_iter, "batch_size", None)
+    if size is not None and size < 2 * devices:
+        raise UsageError(f"batch size {size} over {devices} device(s) gives a device fewer than "
+                         f"2 images, and batch normalisation cannot train on one: use a batch "
+                         f"size of at least {2 * devices}")
+    if hasattr(run.train_iter, "min_last_batch"):
+        run.train_iter.min_last_batch = max(run.train_iter.min_last_batch, 2 * devices)
+        if run.steps_per_epoch == 0:
+            raise UsageError(f"{run.train_iter.num_examples} training image(s): too few for one "
+                             f"batch that batch normalisation can train on; use more (--subset)")
+
+
 def train_step(run: Run, X: nd.NDArray, y: nd.NDArray) -> tuple[list, list, list]:
     """Forward, backward and one optimizer step on a batch split over the devices."""
     Xs, ys = _split(X, run.ctxs), _split(y, run.ctxs)
@@ -251,8 +266,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     config = config or TrainConfig()
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
               loss or gluon.loss.SoftmaxCrossEntropyLoss())
-    if hasattr(train_iter, "min_last_batch"):  # no device may get a one-image shard
-        train_iter.min_last_batch = max(train_iter.min_last_batch, 2 * len(run.ctxs))
+    _check_batches(run)
     if config.seed is not None:
         set_seed(config.seed)
         if hasattr(train_iter, "seed"):
