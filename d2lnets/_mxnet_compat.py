@@ -93,8 +93,12 @@ def _updaters(trainer: Any) -> list:
     """The trainer's per-device updaters, after its lazy kvstore set-up."""
     if not trainer._kv_initialized:
         trainer._init_kvstore()
-    if trainer._update_on_kvstore:
-        raise EnvironmentProblem("the optimizer runs in the kvstore: its state cannot be saved here")
+    if trainer._update_on_kvstore:  # several devices: the local kvstore runs the optimizer
+        kv = trainer._kvstore
+        if kv is None or "dist" in kv.type or getattr(kv, "_updater", None) is None:
+            raise EnvironmentProblem("the optimizer runs on parameter servers: its state "
+                                     "cannot be saved here")
+        return [kv._updater]
     return trainer._updaters
 
 

@@ -219,6 +219,8 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     if (path / META).is_file():
         return path
     found = latest_checkpoint(path)
+    if found is None and list_checkpoints(path):
+        read_meta(list_checkpoints(path)[-1])  # none passes its checks: say why the newest fails
     if found is None:
         raise CheckpointError(f"no complete checkpoint in {path}: nothing to resume. Start a "
                               f"new run, or point --resume at a run's --out folder.")

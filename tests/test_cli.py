@@ -62,6 +62,10 @@ def test_models_command(capsys):
     (["train", "lenet-bn", "--seed", "-1"], "expected an integer >= 0"),
     (["train", "lenet-bn", "--warmup", "inf"], "expected a finite number >= 0"),
     (["train", "lenet-bn", "--ctx", "tpu:0"], "bad context 'tpu:0'"),
+    (["train", "lenet-bn", "--ctx", "gpu:0"], "MXNet sees 0 GPU(s)"),
+    (["train", "lenet-bn", "--ctx", "cpu:0,cpu:0"], "names cpu(0) twice"),
+    (["train", "lenet-bn", "--warmup", "1e308"], "at most 1000"),
+    (["train", "lenet-bn", "--resize", "10000"], "at most 512"),
     (["train", "lenet-bn", "--schedule", "step"], "invalid choice: 'step'"),
     (["train", "lenet-bn", "--bogus"], "unrecognized arguments: --bogus"),
     (["summary", "resnet18", "--resize", "x"], "expected a positive integer"),
@@ -88,9 +92,38 @@ def test_missing_data_exits_1_with_the_places(tmp_path, monkeypatch, capsys):
     code = main(["train", "lenet-bn", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1 and f"the data folder {tmp_path / 'nowhere'} does not exist" in err
+    (tmp_path / "a-file").write_text("x")
+    code = main(["train", "lenet-bn", "--data", str(tmp_path / "a-file"), "--out", str(tmp_path / "o")])
+    assert code == 1 and "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_python_dash_m_and_exit_code_2_for_real():
     r = run("train", "lenet-bn", "--epochs", "0")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert run("--help").returncode == 0
+
+
+# ---- hypothesis over the command line: exit 0, 1, 2 or 130, never a traceback ----------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VALUES = st.sampled_from(["0", "1", "-1", "3", "1e308", "nan", "inf", "x", "", "cpu:0,cpu:0",
+                          "gpu:0", "sample", "/nonexistent", "256", "10000", "2.5"])
+FLAGS = ["--lr", "--batch-size", "--epochs", "--resize", "--ctx", "--data", "--seed", "--subset",
+         "--schedule", "--warmup", "--resume", "--no-resize", "--no-verify", "--bogus"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(model=st.sampled_from(["lenet-bn", "lenet-bn-scratch", "resnet19", "LeNet_BN", ""]),
+       flags=st.lists(st.tuples(st.sampled_from(FLAGS), VALUES), max_size=4))
+def test_fuzz_the_train_command(tmp_path_factory, model, flags):
+    out = tmp_path_factory.mktemp("fuzz")
+    argv = ["train", model, "--out", str(out / "run"), "--no-progress",
+            "--data", "sample", "--subset", "64", "--epochs", "1"]
+    for flag, value in flags:
+        argv += [flag] if flag in ("--no-resize", "--no-verify") else [flag, value]
+    try:
+        code = main(argv)
+    except SystemExit as done:  # argparse: --help (0) or bad arguments (2)
+        code = done.code
+    assert code in (0, 1, 2, 130), argv

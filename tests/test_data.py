@@ -244,3 +244,20 @@ def test_real_set_and_a_recompressed_copy(tmp_path):
         f.write(bytes(raw))
     with pytest.raises(D.DataError, match="t10k-images.*checksum"):
         D.load_fashion_mnist_arrays(copy)
+
+
+def test_a_download_cut_off_part_way_is_completed_next_time(places, monkeypatch):
+    fake = write_fake_set(places["root"].parent / "mirror")
+    fetched = []
+
+    def fetch(url, dest, sha1, fail_after=None):
+        if fail_after is not None and len(fetched) >= fail_after:
+            raise OSError("connection reset")
+        fetched.append(Path(url).name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fake / Path(url).name, dest)
+    with pytest.raises(D.DataError, match="could not download"):
+        D.find_fashion_mnist(downloader=lambda u, d, s: fetch(u, d, s, fail_after=2))
+    assert len(list(places["cache"].glob("*.gz"))) == 2
+    assert D.find_fashion_mnist(downloader=fetch) == places["cache"]
+    assert len(fetched) == 4  # the two that were there were not fetched again

@@ -105,3 +105,32 @@ def test_export_needs_the_prediction_graph():
     with pytest.raises(RuntimeError, match="outside autograd.record"):
         net.export("/tmp/never")
     assert mx.cpu() is not None
+
+
+def test_export_out_naming_a_file_exits_1(tmp_path):
+    net = d2l.lenet_bn()
+    net.initialize()
+    net(nd.zeros((1, 1, 28, 28)))
+    net.save_parameters(str(tmp_path / "lenet.params"))
+    (tmp_path / "a-file").write_text("x")
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "export", "lenet-bn", "--params",
+                        str(tmp_path / "lenet.params"), "--out", str(tmp_path / "a-file")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "cannot write to --out" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_export_onnx_without_onnx_exits_1(tmp_path):
+    """An onnx that cannot be imported (a stand-in package that raises ImportError)."""
+    stub = tmp_path / "stub" / "onnx"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('No module named onnx (stand-in)')\n")
+    net = d2l.lenet_bn()
+    net.initialize()
+    net(nd.zeros((1, 1, 28, 28)))
+    net.save_parameters(str(tmp_path / "lenet.params"))
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path / "stub")}
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "export", "lenet-bn", "--params",
+                        str(tmp_path / "lenet.params"), "--out", str(tmp_path / "o"), "--onnx"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 1 and "ONNX export needs onnx<=1.18" in r.stderr
+    assert "Traceback" not in r.stderr

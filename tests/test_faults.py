@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -304,3 +305,191 @@ def test_exploding_but_finite_loss_stops_the_run(tmp_path):
     r = cli("lenet-bn", "--data", "sample", "--lr", "1e10", "--epochs", "2", "--no-progress",
             "--out", str(tmp_path))
     assert r.returncode == 1 and "exploded to" in r.stderr, r.stderr
+
+
+# ---- a run folder you can trust (subprocesses, real signals) -----------------------------
+def _interrupt_mid_epoch(out, args, epochs="3"):
+    """A run stopped by SIGINT inside its second epoch: (its checkpoint, stderr)."""
+    for _attempt in range(3):
+        proc = subprocess.Popen([*TRAIN, *args, "--epochs", epochs, "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        line = ""
+        while not line.startswith("epoch 1,"):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+        time.sleep(max(0.05, float(re.search(r"time ([\d.]+) sec", line)[1]) / 2))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        ckpt = C.latest_checkpoint(out)
+        if ckpt is not None and not ckpt.name.endswith("-00000"):
+            return ckpt, err
+        shutil.rmtree(out)
+    pytest.fail("SIGINT never landed inside an epoch in three tries")
+
+
+@pytest.mark.slow
+def test_resume_honours_lr_and_refuses_a_batch_size_change_mid_epoch(tmp_path):
+    ckpt, _ = _interrupt_mid_epoch(tmp_path / "run", SMALL)
+    refused = cli(*SMALL, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume",
+                  "--batch-size", "16")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "batch_size 16 (the run has 8)" in refused.stderr and "in the middle of an epoch" in refused.stderr
+    assert C.latest_checkpoint(tmp_path / "run") == ckpt  # nothing changed
+    resumed = cli(*SMALL, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume", "--lr", "0.25")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "lr 0.25" in resumed.stderr
+    rows = history(tmp_path / "run")
+    assert rows[1]["lr"] == 0.25 and rows[1]["changed"] == {"lr": [1.0, 0.25]}
+    assert rows[0]["lr"] == 1.0 and "changed" not in rows[2]
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_runs_seed_and_takes_a_new_one_at_an_epoch_end(tmp_path):
+    args = ["lenet-bn", "--data", "sample", "--batch-size", "100", "--no-progress", "--seed", "7"]
+    ref = cli(*args, "--epochs", "2", "--out", str(tmp_path / "ref"))
+    first = cli(*args, "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert ref.returncode == 0 and first.returncode == 0
+    same = cli("lenet-bn", "--data", "sample", "--no-progress", "--epochs", "2", "--out",
+               str(tmp_path / "run"), "--resume")  # no --seed, no --batch-size: the run's
+    assert same.returncode == 0, same.stderr
+    assert "seed 7" in same.stderr and "batch 100" in same.stderr
+    rows = history(tmp_path / "run")
+    assert rows[1].pop("changed") == {"epochs": [1, 2]}  # the only value the command changed
+    assert rows == history(tmp_path / "ref")
+    other = cli(*args[:-2], "--seed", "8", "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
+    assert other.returncode == 0 and "seed 8" in other.stderr
+    assert history(tmp_path / "run")[2]["changed"] == {"epochs": [2, 3], "seed": [7, 8]}
+
+
+@pytest.mark.slow
+def test_resume_path_into_another_out_keeps_both_runs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli(*SMALL, "--epochs", "2", "--out", str(a)).returncode == 0
+    assert cli(*SMALL, "--epochs", "1", "--out", str(b)).returncode == 0
+    before = sorted(p.name for p in a.iterdir())
+    r = cli(*SMALL, "--epochs", "3", "--resume", str(a), "--out", str(b))
+    assert r.returncode == 0, r.stderr
+    assert f"the earlier run in {b} was moved to" in r.stderr
+    assert [row["epoch"] for row in history(b)] == [1, 2, 3]
+    assert [p.name for p in C.list_checkpoints(b)] == ["ckpt-0003-00000"]
+    assert sorted(p.name for p in a.iterdir()) == before  # the source run is untouched
+    moved = next(tmp_path.glob("b-*"))
+    assert [row["epoch"] for row in history(moved)] == [1]
+
+
+@pytest.mark.slow
+def test_a_second_writer_exits_at_once_and_the_first_goes_on(tmp_path):
+    first = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "50", "--out", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        while not first.stdout.readline().startswith("epoch 1,"):
+            pass
+        start = time.time()
+        second = cli(*SMALL, "--epochs", "1", "--out", str(tmp_path), timeout=120)
+        assert second.returncode == 1 and time.time() - start < 30
+        assert f"{tmp_path} is being written by another d2lnets (PID {first.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    assert first.returncode == 130 and not list(tmp_path.parent.glob(f"{tmp_path.name}-*"))
+    _load_into_fresh_net(C.latest_checkpoint(tmp_path))
+
+
+@pytest.mark.slow
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    run = tmp_path / "run"
+    assert cli(*SMALL, "--epochs", "1", "--out", str(run)).returncode == 0
+    ckpt = C.latest_checkpoint(run)
+    marker = tmp_path / "pwned"
+    evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."  # pickle: os.system(...)
+    (ckpt / "trainer.states").write_bytes(evil)
+    meta = json.loads((ckpt / C.META).read_text())
+    import hashlib
+    meta["files"]["trainer.states"] = {"size": len(evil), "sha1": hashlib.sha1(evil).hexdigest()}
+    (ckpt / C.META).write_text(json.dumps(meta))
+    r = cli(*SMALL, "--epochs", "2", "--out", str(run), "--resume")
+    assert r.returncode == 1 and "never unpickled" in r.stderr and "Traceback" not in r.stderr
+    assert not marker.exists()
+
+
+def test_resuming_as_another_model_is_refused(tmp_path):
+    assert cli(*SMALL, "--epochs", "1", "--out", str(tmp_path)).returncode == 0
+    r = cli("resnet18", "--data", "sample", "--no-resize", "--out", str(tmp_path), "--resume")
+    assert r.returncode == 2 and "is a run of lenet-bn, not resnet18" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+# ---- Ctrl-C always means 130 -------------------------------------------------------------
+@pytest.mark.parametrize("when", ["while-importing", "before-the-first-batch"])
+def test_ctrl_c_before_training_exits_130(tmp_path, when):
+    proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "2", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    if when == "while-importing":
+        time.sleep(0.3)
+    else:
+        while not proc.stderr.readline().startswith("d2lnets: lenet-bn"):
+            pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "disk" not in err
+    assert not C.list_checkpoints(tmp_path / "run")
+
+
+# ---- batches and bad input ----------------------------------------------------------------
+@pytest.mark.parametrize("args", [["--subset", "257"], ["--subset", "259", "--ctx", "cpu:0,cpu:1"]],
+                         ids=["one-image-last-batch", "three-images-over-two-devices"])
+def test_a_tiny_last_batch_is_dropped_not_fatal(tmp_path, args):
+    r = cli("lenet-bn", "--data", "sample", "--epochs", "1", "--no-progress", *args,
+            "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert history(tmp_path)[0]["epoch"] == 1
+
+
+def test_a_batch_too_small_for_the_devices_is_a_usage_error(tmp_path):
+    r = cli("lenet-bn", "--data", "sample", "--batch-size", "3", "--ctx", "cpu:0,cpu:1",
+            "--out", str(tmp_path))
+    assert r.returncode == 2 and "batch size 3 over 2 device(s)" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("empty", "the image set is empty"),
+    ("not-square", "needs square one-channel images"),
+    ("bomb", "it is too long"),
+    ("huge-header", "more than the 1,073,741,824 d2lnets reads"),
+])
+def test_hostile_data_files_exit_1(tmp_path, fault, message):
+    import gzip
+    folder = write_fake_set(tmp_path / "data", n_train=0 if fault == "empty" else 20)
+    target = folder / "t10k-images-idx3-ubyte.gz"
+    if fault == "not-square":
+        target.write_bytes(gzip.compress(idx_bytes(np.zeros((10, 28, 20), np.uint8))))
+    elif fault == "bomb":  # 300 MB of zeros behind a header that declares 7,840 bytes
+        with gzip.open(target, "wb", compresslevel=1) as f:
+            f.write(idx_bytes(np.zeros((10, 28, 28), np.uint8)))
+            zeros = bytes(1 << 20)
+            for _ in range(300):
+                f.write(zeros)
+    elif fault == "huge-header":
+        target.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 10**6, 10**3, 10**3)))
+    r = cli("lenet-bn", "--data", str(folder), "--no-verify", "--epochs", "1", "--batch-size", "4",
+            "--out", str(tmp_path / "out"))
+    assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_unwritable_out_is_refused_before_training(tmp_path):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        r = subprocess.run([*_without_root_overrides(), *TRAIN, *SMALL, "--out", str(parent / "run")],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    finally:
+        parent.chmod(0o755)
+    assert r.returncode == 1 and "permission denied" in r.stderr, r.stderr
+    assert "epoch 1," not in r.stdout and "Free some space" not in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,7 +1,9 @@
 """train / train_ch5: the book's lines, learning, several contexts, checkpoints and resume."""
 import json
 import math
+import os
 import re
+import signal
 
 import mxnet as mx
 import numpy as np
@@ -10,6 +12,7 @@ from mxnet import gluon, init, nd
 from mxnet.gluon import nn
 
 import d2lnets as d2l
+from d2lnets import checkpoint as C
 from d2lnets.checkpoint import list_checkpoints
 from d2lnets.training import lr_schedule
 
@@ -214,3 +217,43 @@ def test_fit_with_a_config_equals_train():
         assert 0 < h.epochs[0]["loss"] < 3
     for k in runs[0]:
         np.testing.assert_array_equal(runs[0][k], runs[1][k])
+
+
+# ---- Ctrl-C during evaluation (a real SIGINT to this process) --------------------------
+class _InterruptingTestSet:
+    """The sample's test batches; sends this process a real SIGINT during the
+    evaluation of epoch ``at`` (after its second batch)."""
+
+    def __init__(self, inner, at):
+        self.inner, self.at, self.evaluations = inner, at, 0
+
+    def __iter__(self):
+        self.evaluations += 1
+        for i, batch in enumerate(self.inner):
+            if self.evaluations == self.at and i == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+
+@pytest.mark.parametrize("epochs, at", [(2, 1), (2, 2)], ids=["mid-run", "last-epoch"])
+def test_ctrl_c_during_evaluation_saves_and_resumes_exactly(tmp_path, epochs, at):
+    def run(test_wrap, resume):
+        train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample", seed=1)
+        d2l.set_seed(1)
+        net = d2l.lenet_bn()
+        net.initialize(init.Xavier())
+        trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+        return d2l.train(net, train_iter, test_wrap(test_iter), trainer, mx.cpu(), epochs,
+                         log=None, out_dir=tmp_path / ("run" if test_wrap is not _same else "ref"),
+                         resume=resume, seed=1, plot=False)
+    ref = run(_same, None)
+    with pytest.raises(d2l.TrainingInterrupted, match=f"stopped in epoch {at} after batch 10"):
+        run(lambda t: _InterruptingTestSet(t, at), None)
+    assert C.latest_checkpoint(tmp_path / "run").name == f"ckpt-{at - 1:04d}-00010"
+    done = run(lambda t: t, True)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h.epochs]
+    assert strip(done) == strip(ref)
+
+
+def _same(t):
+    return t

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ...checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ...checkpoint import latest_checkpoint, load_checkpoint, read_meta, resolve_checkpoint, save_checkpoint
 from ...errors import UsageError
 from ..history import History
 from .base import Callback
@@ -47,15 +47,15 @@ class Checkpointer(Callback):
         run.last_checkpoint = run.last_checkpoint or _str(latest_checkpoint(self.out))
 
     def _restore(self, run: Any) -> None:
-        where = self.out if self.resume is True else Path(self.resume)
-        trainer = run.trainer if self.save_states else None
-        meta = load_checkpoint(where, run.net, trainer, ctx=run.ctxs)
-        run.history = History(meta.get("history", []))
+        path = resolve_checkpoint(self.out if self.resume is True else Path(self.resume))
+        meta = dict(read_meta(path), path=str(path))
         run.start_epoch, run.start_batch = int(meta["epoch"]), int(meta.get("batch", 0))
+        self._compare(meta, run)  # before any loading: a refusal changes nothing
+        load_checkpoint(path, run.net, run.trainer if self.save_states else None, ctx=run.ctxs)
+        run.history = History(meta.get("history", []))
         run.partial = meta.get("partial")
         if "seed" in meta and "seed" not in self.config and hasattr(run.train_iter, "seed"):
             run.train_iter.seed = int(meta["seed"])
-        self._compare(meta, run)
         run.last_checkpoint = meta["path"]
         if self.log:
             self.log(f"resuming from {meta['path']} (epoch {run.start_epoch + 1}, "
