@@ -3,9 +3,18 @@
 MXNet 1.9 runs one OpenMP thread on a 2-core machine, half the speed of the
 convolutions. ``import d2lnets`` therefore sets ``OMP_NUM_THREADS`` to the
 cores this process may really use: its affinity mask, capped by the cgroup CPU
-quota (a container's ``--cpus``), rounded down, at least 1. The user's own
-``OMP_NUM_THREADS`` always wins; ``D2LNETS_THREADS=<n>`` sets the count and
-``D2LNETS_THREADS=off`` leaves MXNet's default alone.
+quota (a container's ``--cpus``), rounded down, less the cores other busy
+processes hold at that moment, at least 1. The user's own ``OMP_NUM_THREADS``
+always wins; ``D2LNETS_THREADS=<n>`` sets the count and ``D2LNETS_THREADS=off``
+leaves MXNet's default alone.
+
+Why the busy cores count: an OpenMP team is as fast as its slowest thread. With
+one other busy process on 2 cores, a team of 2 keeps waiting at its barriers for
+the member the kernel has descheduled, and ResNet-18 ran at 0.3x its quiet speed
+(0.6x the book's single thread); passive waiting (``OMP_WAIT_POLICY``) and
+shorter spinning (``GOMP_SPINCOUNT``) recovered almost none of it (see
+docs/benchmarks.md). oneDNN fixes a primitive's thread count when it creates it,
+so the count cannot follow the load during a run: it is decided at import.
 
 This module must not import MXNet at its top: the variable is read when
 libmxnet loads. If MXNet was imported first, the engine's cap is written
@@ -16,11 +25,12 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["usable_cores", "cgroup_cpu_limit", "configure_cpu_threads", "ThreadChoice",
-           "CHOICE"]
+__all__ = ["usable_cores", "cgroup_cpu_limit", "busy_cores", "configure_cpu_threads",
+           "ThreadChoice", "CHOICE"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -98,6 +108,31 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT, proc_file: Path = Path("/proc/sel
     return min(limits) if limits else None
 
 
+def _procs_running(stat: Path = Path("/proc/stat")) -> int | None:
+    try:
+        for line in stat.read_text().splitlines():
+            if line.startswith("procs_running "):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def busy_cores(samples: int = 5, interval: float = 0.04, stat: Path = Path("/proc/stat")) -> int:
+    """Cores other processes keep busy now: the machine's runnable tasks less
+    this one, the median of a few samples (0 if it cannot tell). Only meaningful
+    when this process may use every core (no narrower affinity mask)."""
+    seen = []
+    for i in range(samples):
+        n = _procs_running(stat)
+        if n is None:
+            return 0
+        seen.append(max(0, n - 1))  # the reading thread itself is running
+        if i + 1 < samples:
+            time.sleep(interval)
+    return sorted(seen)[len(seen) // 2]
+
+
 def usable_cores() -> int:
     """Cores this process may really use: the affinity mask, capped by the
     cgroup CPU quota rounded down, at least 1."""
@@ -122,7 +157,7 @@ def configure_cpu_threads() -> int | None:
     if mine.isdigit() and int(mine) > 0:
         n, why = int(mine), "D2LNETS_THREADS"
     else:
-        n, why = usable_cores(), _why_cores()
+        n, why = _policy()
     loaded_before = "mxnet" in sys.modules  # then the variable comes too late
     os.environ["OMP_NUM_THREADS"] = str(n)
     CHOICE = ThreadChoice(n, why)
@@ -135,8 +170,16 @@ def configure_cpu_threads() -> int | None:
     return n
 
 
-def _why_cores() -> str:
+def _policy() -> tuple[int, str]:
+    """(threads, why): usable cores less the ones other processes keep busy."""
     quota, affinity = cgroup_cpu_limit(), _affinity()
-    if quota is not None and math.floor(quota) < affinity:
-        return f"cgroup CPU quota {quota:g} cores (affinity {affinity})"
-    return f"{affinity} cores in the affinity mask"
+    n = usable_cores()
+    why = (f"cgroup CPU quota {quota:g} cores (affinity {affinity})"
+           if quota is not None and math.floor(quota) < affinity
+           else f"{affinity} cores in the affinity mask")
+    if n > 1 and affinity == (os.cpu_count() or affinity):
+        busy = busy_cores()
+        if busy and n - busy < n:
+            n = max(1, n - busy)
+            why += f", {busy} busy with other processes"
+    return n, why
