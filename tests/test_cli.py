@@ -127,3 +127,13 @@ def test_fuzz_the_train_command(tmp_path_factory, model, flags):
     except SystemExit as done:  # argparse: --help (0) or bad arguments (2)
         code = done.code
     assert code in (0, 1, 2, 130), argv
+
+
+def test_target_acc_stops_the_command(tmp_path):
+    r = run("train", "lenet-bn", "--data", "sample", "--batch-size", "32", "--epochs", "20",
+            "--target-acc", "0.6", "--no-progress", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch ")]
+    assert 1 <= len(epochs) < 20 and "reached test acc" in r.stdout
+    rows = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert rows[-1]["test_acc"] >= 0.6 and all(row["test_acc"] < 0.6 for row in rows[:-1])

@@ -98,3 +98,16 @@ def test_a_checkpointer_that_does_not_write_still_restores(tmp_path):
                    d2l.TrainConfig(num_epochs=2), [reader])
     assert [r["epoch"] for r in hist.epochs] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_target_accuracy_stops_the_run_when_reached(capsys):
+    """On the sample, LeNet-BN passes 0.5 test accuracy within a few epochs: the run
+    stops at that epoch, not at the tenth, and says when."""
+    net, trainer, train_iter, test_iter = lenet_and_data(batch=32, subset=1000)
+    target = cb.TargetAccuracy(0.5)
+    hist = d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=10),
+                   [target])
+    accs = [r["test_acc"] for r in hist.epochs]
+    assert accs[-1] >= 0.5 and all(a < 0.5 for a in accs[:-1]) and len(accs) < 10
+    assert target.reached[0] == len(accs)
+    assert f"reached test acc {accs[-1]:.3f} >= 0.5 in epoch {len(accs)}" in capsys.readouterr().out

@@ -67,6 +67,8 @@ def add_parser(sub: Any) -> None:
                                            "at most 1000)", 1000.0), help="warm-up epochs")
     t.add_argument("--kvstore", default=None, help="device (default), local, or dist_sync "
                    "under `d2lnets launch`")
+    t.add_argument("--target-acc", type=number(float, 0.0, False, "a test accuracy in (0, 1]", 1.0),
+                   help="stop as soon as the test accuracy reaches this, and say when")
     t.add_argument("--no-hybridize", action="store_true")
     t.add_argument("--low-memory", action="store_true", help="about half the memory, about "
                    "20%% slower (no static allocation)")
@@ -176,7 +178,8 @@ def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None
                                config["warmup"], low_memory=args.low_memory)
     callbacks = default_callbacks(train_config, progress=args.progress, out_dir=out,
                                   write=folder is not None, resume=ckpt, watchdog=workers.watchdog,
-                                  save_states=not workers.on_servers, config_record=config)
+                                  save_states=not workers.on_servers, config_record=config,
+                                  target_acc=args.target_acc)
     fit(net, train_iter, test_iter, trainer, ctxs, train_config, callbacks, stop=stop)
     if folder is not None:
         _note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")

@@ -16,6 +16,7 @@ from .callbacks import (
     HistoryWriter,
     LRScheduler,
     ProgressBar,
+    TargetAccuracy,
 )
 from .config import TrainConfig
 from .history import History
@@ -29,7 +30,8 @@ def default_callbacks(config: TrainConfig, *, progress: bool | None = None,
                       resume: str | os.PathLike | bool | None = None,
                       log: Callable[[str], None] | None = print, plot: bool = True,
                       watchdog: Any = None, save_states: bool = True,
-                      config_record: dict | None = None) -> list[Callback]:
+                      config_record: dict | None = None,
+                      target_acc: float | None = None) -> list[Callback]:
     """The callbacks of a d2lnets run, in the order they run: the checkpointer
     first (it restores the run the others continue; after an epoch, its line is
     printed once the checkpoint exists). ``write=False`` (every distributed
@@ -50,6 +52,8 @@ def default_callbacks(config: TrainConfig, *, progress: bool | None = None,
         cbs.append(EpochPrinter(log))
     if out_dir is not None and write:
         cbs.append(HistoryWriter(out_dir, plot))
+    if target_acc is not None:  # last: the epoch is saved and written before the run ends
+        cbs.append(TargetAccuracy(target_acc, log or None))
     return cbs
 
 

@@ -137,6 +137,8 @@ class Run:
     last_checkpoint: str | None = None
     #: merged into the next history row (e.g. what a resume changed)
     row_note: dict | None = None
+    #: set by a callback to end the run after the current epoch
+    stop_training: bool = False
 
     @property
     def steps_per_epoch(self) -> int | None:
@@ -295,6 +297,8 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
             run.row_note = None
             run.history.append(row)
             cbs.on_epoch_end(run, row)
+            if run.stop_training:
+                break
         if stop.requested:
             raise TrainingInterrupted(f"{stop.name}: the run had just finished; everything is "
                                       f"saved.", run.last_checkpoint, stop.signum)

@@ -6,6 +6,7 @@ from .heartbeat import Heartbeat
 from .history_writer import HistoryWriter
 from .lr_scheduler import LRScheduler
 from .progress import EpochPrinter, ProgressBar
+from .target import TargetAccuracy
 
 __all__ = ["Callback", "CallbackList", "Checkpointer", "DivergenceGuard", "Heartbeat",
-           "HistoryWriter", "LRScheduler", "EpochPrinter", "ProgressBar"]
+           "HistoryWriter", "LRScheduler", "EpochPrinter", "ProgressBar", "TargetAccuracy"]
