@@ -77,9 +77,11 @@ class Network(HybridSequential):
                     "Train with batches of 2 or more, or predict outside autograd.record().")
         try:
             return super().forward(x, *args)
-        except MXNetError as err:
+        except (MXNetError, ValueError) as err:
+            # a size the layers cannot take fails in MXNet's shape check, or (first
+            # call, deferred initialisation) in Gluon's ValueError that wraps it
             text = str(err)
-            if "shape" not in text.lower() and "Shape" not in text:
+            if isinstance(err, UsageError) or ("shape" not in text.lower() and "Shape" not in text):
                 raise
             lines = text.splitlines()
             first = next((ln for ln in lines if "Check failed" in ln or "shape" in ln.lower()), "")

@@ -113,7 +113,8 @@ FLAGS = ["--lr", "--batch-size", "--epochs", "--resize", "--ctx", "--data", "--s
          "--schedule", "--warmup", "--resume", "--no-resize", "--no-verify", "--bogus"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("D2LNETS_FUZZ_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(model=st.sampled_from(["lenet-bn", "lenet-bn-scratch", "resnet19", "LeNet_BN", ""]),
        flags=st.lists(st.tuples(st.sampled_from(FLAGS), VALUES), max_size=4))
 def test_fuzz_the_train_command(tmp_path_factory, model, flags):

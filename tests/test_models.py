@@ -222,3 +222,13 @@ def _walk(block):
     yield block
     for child in block._children.values():
         yield from _walk(child)
+
+
+def test_a_size_the_layers_cannot_take_on_the_first_call():
+    """Found by the command-line fuzz test (--resize 1): the first call of an
+    uninitialised-shape net fails inside Gluon's deferred initialisation."""
+    net = d2l.lenet_bn()
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(ValueError, match=r"cannot take input of shape \(4, 1, 1, 1\): it expects"):
+        net(nd.zeros((4, 1, 1, 1)))

@@ -89,3 +89,25 @@ def test_d2lnets_threads_overrides_and_off_leaves_mxnet_alone():
                        env={**{k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
                             "D2LNETS_THREADS": "off"})
     assert r.returncode == 0 and r.stdout.strip() == "None", r.stderr
+
+
+def test_busy_cores_reads_the_runnable_tasks(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3\nprocs_running 3\nprocs_blocked 0\n")
+    assert threads.busy_cores(samples=1, stat=stat) == 2  # the reader itself is one of the 3
+    stat.write_text("cpu  1 2 3\n")
+    assert threads.busy_cores(samples=1, stat=stat) == 0
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="one usable core")
+def test_a_busy_process_takes_a_core_from_the_team():
+    """A real competitor, started first: the team leaves it its core."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+        time.sleep(0.5)
+        threads_n, _ = probe("d2lnets-first", {})
+    finally:
+        busy.kill()
+        busy.wait()
+    assert threads_n == usable_cores() - 1

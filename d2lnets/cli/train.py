@@ -23,6 +23,7 @@ from ..distributed import worker_setup
 from ..errors import TrainingInterrupted, UsageError
 from ..models import model_info
 from ..runfolder import RunFolder
+from ..threads import CHOICE
 from ..training import TrainConfig, default_callbacks, fit, set_seed
 from ..training.config import SCHEDULES
 from ..training.signals import StopRequest
@@ -166,7 +167,7 @@ def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None
     _note(f"d2lnets: {config['model']}, lr {config['lr']}, batch {config['batch_size']}, "
           f"{config['epochs']} epochs, resize {config['resize'] or 28}, "
           f"{train_iter.num_examples} training images, seed {config['seed']}, "
-          f"data {train_iter.source}, out {out}"
+          f"data {train_iter.source}, out {out}, {CHOICE.threads or 'default'} OpenMP threads"
           + (f", worker {workers.rank}/{workers.count}" if workers.count > 1 else ""))
     if stop.requested:
         raise TrainingInterrupted(f"{stop.name}: stopped before training started; nothing was "
