@@ -56,26 +56,9 @@ SMALL = ["lenet-bn", "--data", "sample", "--batch-size", "8", "--seed", "3", "--
 def test_sigint_mid_epoch_saves_and_resume_repeats_exactly(tmp_path):
     ref = cli(*SMALL, "--epochs", "3", "--out", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
-    for attempt in range(3):  # the signal must land inside an epoch, not on its boundary
-        out = tmp_path / f"run{attempt}"
-        proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "3", "--out", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        line = ""
-        while not line.startswith("epoch 1,"):
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-        epoch_seconds = float(re.search(r"time ([\d.]+) sec", line)[1])
-        time.sleep(max(0.05, epoch_seconds / 2))
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, err
-        assert "SIGINT" in err and "--resume" in err and "Traceback" not in err
-        ckpt = C.latest_checkpoint(out)
-        if ckpt is not None and not ckpt.name.endswith("-00000"):
-            break
-    else:
-        pytest.fail("SIGINT never landed inside an epoch in three tries")
-    assert ckpt.name.startswith("ckpt-0001-")  # epoch 2 in progress, at a batch > 0
+    out = tmp_path / "run"
+    ckpt, err = _interrupt_mid_epoch(out, SMALL)
+    assert "SIGINT" in err and "--resume" in err and "Traceback" not in err
     resumed = cli(*SMALL, "--epochs", "3", "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from {ckpt}" in resumed.stdout
@@ -308,24 +291,26 @@ def test_exploding_but_finite_loss_stops_the_run(tmp_path):
 
 
 # ---- a run folder you can trust (subprocesses, real signals) -----------------------------
-def _interrupt_mid_epoch(out, args, epochs="3"):
-    """A run stopped by SIGINT inside its second epoch: (its checkpoint, stderr)."""
-    for _attempt in range(3):
-        proc = subprocess.Popen([*TRAIN, *args, "--epochs", epochs, "--out", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        line = ""
-        while not line.startswith("epoch 1,"):
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-        time.sleep(max(0.05, float(re.search(r"time ([\d.]+) sec", line)[1]) / 2))
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, err
-        ckpt = C.latest_checkpoint(out)
-        if ckpt is not None and not ckpt.name.endswith("-00000"):
-            return ckpt, err
-        shutil.rmtree(out)
-    pytest.fail("SIGINT never landed inside an epoch in three tries")
+PAUSED = [sys.executable, str(Path(__file__).with_name("paused_train.py"))]
+
+
+def _interrupt_mid_epoch(out, args, epochs="3", batch=5):
+    """A run stopped by a real SIGINT at ``batch`` of its second epoch, sent while
+    the run holds still there (paused_train.py): (its checkpoint, stderr)."""
+    proc = subprocess.Popen([*PAUSED, "1", str(batch), *args, "--epochs", epochs, "--out", str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    seen = []
+    while not (line := proc.stderr.readline()).startswith("paused at"):
+        seen.append(line)
+        assert line, "".join(seen) + proc.stdout.read()
+    proc.send_signal(signal.SIGINT)
+    out_text, err = proc.communicate(input="", timeout=120)  # closing stdin un-pauses it
+    assert proc.returncode == 130, err
+    assert "epoch 1," in out_text and "epoch 2," not in out_text, out_text
+    ckpt = C.latest_checkpoint(out)  # the batch under way when the signal came is finished
+    assert ckpt is not None and ckpt.name == f"ckpt-0001-{batch + 1:05d}", ckpt
+    return ckpt, "".join(seen) + err
 
 
 @pytest.mark.slow

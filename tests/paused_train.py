@@ -1,0 +1,24 @@
+"""``d2lnets train`` that holds still at one batch until its stdin closes.
+
+The fault tests send their real SIGINT while the run waits here, so the signal
+lands inside an epoch on any machine, fast or loaded, instead of racing a
+sub-second epoch. Usage: ``python paused_train.py EPOCH BATCH <train args>``.
+"""
+import sys
+
+from d2lnets.cli import main
+from d2lnets.training import loop
+
+EPOCH, BATCH = int(sys.argv[1]), int(sys.argv[2])
+_real_step = loop.train_step
+
+
+def _paused_step(run, X, y):
+    if (run.epoch, run.batch) == (EPOCH, BATCH):
+        print(f"paused at epoch {EPOCH} batch {BATCH}", file=sys.stderr, flush=True)
+        sys.stdin.read()  # the test signals, then closes our stdin
+    return _real_step(run, X, y)
+
+
+loop.train_step = _paused_step
+sys.exit(main(["train", *sys.argv[3:]]))
