@@ -48,7 +48,10 @@ if MXNET_PROBLEM is None:
     from .models import (Network, densenet, densenet121, densenet169, densenet201,  # noqa: E402
                          get_model, lenet_bn, lenet_bn_scratch, list_models, model_info, resnet,
                          resnet18, resnet34, resnet50, resnet101, resnet152)
-    from .plotting import plot_history, set_figsize, show_fashion_mnist, use_svg_display  # noqa: E402
+    from .plotting import (plot_history, plot_time_to_accuracy, set_figsize,  # noqa: E402
+                           show_fashion_mnist, use_svg_display)
+    from . import recipes  # noqa: E402
+    from .recipes import train_recipe  # noqa: E402
     from .summary import summary  # noqa: E402
     from .training import (History, TrainConfig, evaluate_accuracy, fit, set_seed,  # noqa: E402
                            train, train_ch5)
@@ -63,7 +66,8 @@ __all__ = [
     "resnet34", "resnet50", "resnet101", "resnet152", "resnet_block", "summary",
     "transition_block", "try_all_gpus", "try_gpu",
     "FashionMNISTIter", "get_fashion_mnist_labels", "load_data_fashion_mnist",
-    "plot_history", "set_figsize", "show_fashion_mnist", "use_svg_display",
+    "plot_history", "plot_time_to_accuracy", "recipes", "train_recipe", "set_figsize",
+    "show_fashion_mnist", "use_svg_display",
     "History", "TrainConfig", "evaluate_accuracy", "fit", "set_seed", "train", "train_ch5",
     "latest_checkpoint", "load_checkpoint",
     "D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",

@@ -24,6 +24,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import nd
 
+from .augment import Augment
 from .errors import DataError, UsageError
 
 __all__ = [
@@ -331,7 +332,9 @@ class FashionMNISTIter:
     (``shuffle``) a last batch smaller than ``min_last_batch`` is dropped, as
     Gluon's ``last_batch='discard'`` would: batch normalisation cannot train on
     one image (the loop raises the bound to 2 per device). Shuffling makes the
-    dropped images differ from epoch to epoch.
+    dropped images differ from epoch to epoch. ``augment`` (training batches
+    only) shifts and flips each batch on the device, drawn from
+    ``(seed, epoch, batch)``.
     """
 
     images: np.ndarray
@@ -344,6 +347,7 @@ class FashionMNISTIter:
     current_epoch: int = 0
     source: str = ""
     min_last_batch: int = 2
+    augment: Augment | None = None
 
     def __post_init__(self) -> None:
         if int(self.batch_size) < 1:
@@ -426,21 +430,25 @@ class FashionMNISTIter:
         for start in range(start_batch * self.batch_size, n, self.batch_size):
             stop = min(start + self.batch_size, n)
             if contiguous:
-                yield self._prepare(images[start:stop]), labels[start:stop]
+                X, y = self._prepare(images[start:stop]), labels[start:stop]
             else:
                 idx = nd.array(order[start:stop], ctx=ctx, dtype="int32")
-                yield self._prepare(nd.take(images, idx)), nd.take(labels, idx)
+                X, y = self._prepare(nd.take(images, idx)), nd.take(labels, idx)
+            if self.augment and self.shuffle:
+                X = self.augment(X, np.random.default_rng([self.seed, epoch, start // self.batch_size]))
+            yield X, y
 
 
 def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
                             root: str | os.PathLike | None = None, seed: int = 0,
                             subset: int | None = None, verify: bool = True,
-                            ctx: object = None) -> tuple[FashionMNISTIter, FashionMNISTIter]:
+                            ctx: object = None, augment: Augment | None = None,
+                            ) -> tuple[FashionMNISTIter, FashionMNISTIter]:
     """``(train_iter, test_iter)`` as in the book, found offline (see
     :func:`find_fashion_mnist`). ``root='sample'`` uses the shipped sample;
     ``subset=N`` keeps the first N training images; the training batches are
     shuffled every epoch from ``seed``. Both iterators' ``source`` says where
-    the data came from."""
+    the data came from; ``augment`` shifts and flips the training batches."""
     sample = root is not None and str(root) == SAMPLE
     folder = None if sample else find_fashion_mnist(root)
     arrays = load_fashion_mnist_arrays(SAMPLE if sample else folder, verify=verify)
@@ -449,7 +457,8 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
         if int(subset) < 1:
             raise UsageError(f"subset must be a positive number of images; got {subset}")
         xtr, ytr = xtr[: int(subset)], ytr[: int(subset)]
-    train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx)
+    train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx,
+                             augment=augment)
     test = FashionMNISTIter(xte, yte, batch_size, shuffle=False, resize=resize, seed=seed, ctx=ctx)
     train.source = test.source = f"the shipped sample {SAMPLE_FILE}" if sample else str(folder)
     return train, test

@@ -32,7 +32,7 @@ from .hybrid import HybridSequential
 __all__ = [
     "Network", "ModelInfo", "register_model", "get_model", "list_models", "model_info",
     "canonical_name", "FASHION_SIDE", "BOOK_RESIZE",
-    "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet34", "resnet50", "resnet101",
+    "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet18_small", "resnet34", "resnet50", "resnet101",
     "resnet152", "densenet", "densenet121", "densenet169", "densenet201", "RESNET_SPECS",
     "DENSENET_SPECS",
 ]
@@ -206,23 +206,30 @@ RESNET_SPECS: dict[int, tuple[type, tuple[int, ...], tuple[int, ...]]] = {
 
 def resnet(depth: int, num_classes: int = 10, thumbnail: bool = False,
            norm_layer: NormLayer = gluon_batch_norm, conv_bias: bool = True,
-           shortcut_bn: bool = False, last_gamma: bool = False) -> Network:
+           shortcut_bn: bool = False, last_gamma: bool = False, width: float = 1.0,
+           stem_strides: int = 1) -> Network:
     """A ResNet from :data:`RESNET_SPECS`. ``thumbnail`` swaps the 7x7/2 stem
-    and max pool for one 3x3/1 conv, for 28x28 input (d2lzh's ``resnet18``)."""
+    and max pool for one 3x3 conv of ``stem_strides``, for 28x28 input
+    (d2lzh's ``resnet18``); ``width`` scales every stage's channels."""
     if depth not in RESNET_SPECS:
         raise UsageError(f"no ResNet of depth {depth}; choose from {sorted(RESNET_SPECS)}")
+    if not 0 < width <= 4:
+        raise UsageError(f"width must be in (0, 4]; got {width}")
     block, counts, channels = RESNET_SPECS[depth]
+    channels = tuple(max(8, int(round(c * width))) for c in channels)
     side = FASHION_SIDE if thumbnail else BOOK_RESIZE
     net = Network((1, side, side), prefix=f"resnet{depth}_")
     kw = dict(block=block, norm_layer=norm_layer, conv_bias=conv_bias, shortcut_bn=shortcut_bn,
               last_gamma=last_gamma)
     with net.name_scope():
+        stem = channels[0] if block is Residual else channels[0] // 4
         if thumbnail:
-            net.add(nn.Conv2D(64, kernel_size=3, strides=1, padding=1, use_bias=conv_bias),
-                    norm_layer(64, 4), nn.Activation("relu"))
+            net.add(nn.Conv2D(stem, kernel_size=3, strides=stem_strides, padding=1,
+                              use_bias=conv_bias),
+                    norm_layer(stem, 4), nn.Activation("relu"))
         else:
-            net.add(nn.Conv2D(64, kernel_size=7, strides=2, padding=3, use_bias=conv_bias),
-                    norm_layer(64, 4), nn.Activation("relu"),
+            net.add(nn.Conv2D(stem, kernel_size=7, strides=2, padding=3, use_bias=conv_bias),
+                    norm_layer(stem, 4), nn.Activation("relu"),
                     nn.MaxPool2D(pool_size=3, strides=2, padding=1))
         for i, (n, c) in enumerate(zip(counts, channels)):
             net.add(resnet_block(c, n, first_block=(i == 0), **kw))
@@ -234,6 +241,15 @@ def resnet(depth: int, num_classes: int = 10, thumbnail: bool = False,
 def resnet18(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> Network:
     """The chapter's ResNet-18 (conv biases, 1x1 projection without BN, as the book)."""
     return resnet(18, num_classes, thumbnail, **kwargs)
+
+
+@register_model(lr=0.05, resize=None, num_params=2_798_538, test_side=FASHION_SIDE)
+def resnet18_small(num_classes: int = 10, **kwargs: Any) -> Network:
+    """ResNet-18 for 28x28 input: d2lzh's 3x3 stem at stride 2, half the channels
+    (the chapter's residual blocks and stages; the fast recipe's network)."""
+    kwargs.setdefault("width", 0.5)
+    kwargs.setdefault("stem_strides", 2)
+    return resnet(18, num_classes, True, **kwargs)
 
 
 def _standard(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -74,3 +74,39 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
         os.replace(tmp, path)
         plt.close(fig)
     return fig
+
+
+def plot_time_to_accuracy(curves: dict[str, Any], path: str | os.PathLike | None = None,
+                          title: str = "", targets: Sequence[float] = ()) -> Any:
+    """Test accuracy against wall-clock seconds, one line per run (e.g. the
+    book's recipe and the fast one). ``curves`` maps a label to a History, a
+    list of history rows (``time`` per epoch, summed), or ``(seconds, accs)``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, curve in curves.items():
+        seconds, accs = _seconds_and_accs(curve)
+        ax.plot(seconds, accs, "o-", label=label)
+    for target in targets:
+        ax.axhline(target, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("wall-clock seconds (log scale)")
+    ax.set_ylabel("test accuracy")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
+
+
+def _seconds_and_accs(curve: Any) -> tuple[list[float], list[float]]:
+    if isinstance(curve, tuple):
+        return list(curve[0]), list(curve[1])
+    rows = curve.epochs if hasattr(curve, "epochs") else list(curve)
+    seconds, total = [], 0.0
+    for row in rows:
+        total += row["time"]
+        seconds.append(total)
+    return seconds, [row["test_acc"] for row in rows]

@@ -41,6 +41,35 @@ history = d2l.train_ch5(net, train_iter, test_iter, batch_size, trainer, ctx, nu
 CURVES = '''%matplotlib inline
 d2l.plot_history(history);'''
 
+
+def recipe_choice(model: str) -> str:
+    """The recipe variable: fast on a CPU, the book's on a GPU, with times."""
+    return f'''# "fast" reaches the book's accuracy in minutes on a CPU; "book" is the chapter's own settings
+RECIPE = "fast" if ctx.device_type == "cpu" else "book"
+for name in d2l.recipes.recipe_names("{model}"):
+    r = d2l.recipes.get_recipe("{model}", name)
+    print(f"{{name:>5}}: about {{r.minutes:g}} min on a 2-core CPU ({{r.doc}})")
+print("this notebook trains with RECIPE =", repr(RECIPE))
+histories = {{}}  # recipe -> its history, for the plot of both'''
+
+
+def recipe_train_cell(model: str, lr: float, resize: int | None) -> str:
+    """The book's code for ``book``; ``train_recipe`` for any other recipe."""
+    book = "\n".join("    " + line for line in train_cell(model, lr, resize).splitlines())
+    return f'''if RECIPE == "book":
+{book}
+else:
+    quick = dict(data="sample", epochs=1, batch_size=64) if QUICK else {{}}
+    run = d2l.train_recipe("{model}", RECIPE, ctx, **quick)
+    net, test_iter, history = run.net, run.test_iter, run.history
+histories[RECIPE] = history'''
+
+
+BOTH = '''# to compare: set RECIPE = "book" (or "fast") in a new cell, run the training cell again,
+# then this one: both runs on one plot
+if len(histories) > 1:
+    d2l.plot_time_to_accuracy(histories, title="test accuracy against training time");'''
+
 PREDICT = '''X, y = next(iter(test_iter))
 X, y = X[:8], y[:8]
 true_labels = d2l.get_fashion_mnist_labels(y.asnumpy())
@@ -163,9 +192,13 @@ X = nd.random.uniform(shape=(1, 1, 224, 224))
 for layer in net:
     X = layer(X)
     print(layer.name, "output shape:\\t", X.shape)'''),
-        new_markdown_cell("## 训练模型 (Training): lr 0.05, images resized to 96x96"),
-        new_code_cell(train_cell("resnet18", 0.05, 96)),
+        new_markdown_cell("## 训练模型 (Training): lr 0.05, images resized to 96x96 "
+                          "with the book's recipe; the fast recipe trains the same network at "
+                          "28x28 with momentum, a decaying learning rate and augmentation"),
+        new_code_cell(recipe_choice("resnet18")),
+        new_code_cell(recipe_train_cell("resnet18", 0.05, 96)),
         new_code_cell(CURVES),
+        new_code_cell(BOTH),
         new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
         new_code_cell(PREDICT),
         new_markdown_cell("## 练习 (Exercises)\n\n"
@@ -204,9 +237,13 @@ blk(Y).shape'''),
                           "pooling and a dense layer:"),
         new_code_cell('''net = d2l.densenet()
 d2l.summary(net, (1, 1, 96, 96));'''),
-        new_markdown_cell("## 训练模型 (Training): lr 0.1, images resized to 96x96"),
-        new_code_cell(train_cell("densenet", 0.1, 96)),
+        new_markdown_cell("## 训练模型 (Training): lr 0.1, images resized to 96x96 "
+                          "with the book's recipe; the fast recipe trains the same network at "
+                          "28x28 with momentum, a decaying learning rate and augmentation"),
+        new_code_cell(recipe_choice("densenet")),
+        new_code_cell(recipe_train_cell("densenet", 0.1, 96)),
         new_code_cell(CURVES),
+        new_code_cell(BOTH),
         new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
         new_code_cell(PREDICT),
         new_markdown_cell("## 练习 (Exercises)\n\nDenseNet 与 ResNet 的参数量 (parameters of "

@@ -68,6 +68,11 @@ def test_models_command(capsys):
     (["train", "lenet-bn", "--resize", "10000"], "at most 512"),
     (["train", "lenet-bn", "--schedule", "step"], "invalid choice: 'step'"),
     (["train", "lenet-bn", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "lenet-bn", "--recipe", "fastest"], "invalid choice: 'fastest'"),
+    (["train", "lenet-bn", "--optimizer", "adam"], "invalid choice: 'adam'"),
+    (["train", "lenet-bn", "--momentum", "1"], "expected a momentum in [0, 1), got 1"),
+    (["train", "lenet-bn", "--shift", "1.5"], "whole pixels in [0, 16]"),
+    (["train", "lenet-bn", "--label-smoothing", "0.9"], "a number in [0, 0.5], got 0.9"),
     (["summary", "resnet18", "--resize", "x"], "expected a positive integer"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "the following arguments are required: COMMAND"),
@@ -108,9 +113,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 VALUES = st.sampled_from(["0", "1", "-1", "3", "1e308", "nan", "inf", "x", "", "cpu:0,cpu:0",
-                          "gpu:0", "sample", "/nonexistent", "256", "10000", "2.5"])
+                          "gpu:0", "sample", "/nonexistent", "256", "10000", "2.5", "fast",
+                          "book", "nag"])
 FLAGS = ["--lr", "--batch-size", "--epochs", "--resize", "--ctx", "--data", "--seed", "--subset",
-         "--schedule", "--warmup", "--resume", "--no-resize", "--no-verify", "--bogus"]
+         "--schedule", "--warmup", "--resume", "--no-resize", "--no-verify", "--bogus",
+         "--recipe", "--optimizer", "--momentum", "--wd", "--label-smoothing", "--shift", "--flip",
+         "--tta"]
 
 
 @settings(max_examples=int(os.environ.get("D2LNETS_FUZZ_EXAMPLES", 40)), deadline=None,
@@ -122,7 +130,7 @@ def test_fuzz_the_train_command(tmp_path_factory, model, flags):
     argv = ["train", model, "--out", str(out / "run"), "--no-progress",
             "--data", "sample", "--subset", "64", "--epochs", "1"]
     for flag, value in flags:
-        argv += [flag] if flag in ("--no-resize", "--no-verify") else [flag, value]
+        argv += [flag] if flag in ("--no-resize", "--no-verify", "--flip", "--tta") else [flag, value]
     try:
         code = main(argv)
     except SystemExit as done:  # argparse: --help (0) or bad arguments (2)

@@ -69,6 +69,25 @@ def test_sigint_mid_epoch_saves_and_resume_repeats_exactly(tmp_path):
         np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
 
 
+FAST = ["lenet-bn", "--recipe", "fast", "--data", "sample", "--batch-size", "8", "--seed", "3",
+        "--lr", "0.05", "--shift", "2", "--flip", "--tta", "--label-smoothing", "0.1", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_fast_recipe_resumes_exactly_mid_epoch(tmp_path):
+    """Nesterov momentum states, the decaying learning rate and the augmented
+    batches all continue where they stopped."""
+    ref = cli(*FAST, "--epochs", "3", "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    ckpt, _ = _interrupt_mid_epoch(tmp_path / "run", FAST)
+    resumed = cli(*FAST, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert history(tmp_path / "run") == history(tmp_path / "ref")
+    ours, theirs = final_params(tmp_path / "run"), final_params(tmp_path / "ref")
+    for k in ours:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
+
+
 @pytest.mark.slow
 def test_sigterm_is_handled_like_sigint(tmp_path):
     proc = subprocess.Popen([*TRAIN, *SMALL, "--epochs", "50", "--out", str(tmp_path)],

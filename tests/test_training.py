@@ -142,8 +142,28 @@ def test_lr_schedules():
     cos = lr_schedule("cosine", 0.1, 100, warmup_steps=10)
     assert cos(0) == pytest.approx(0.01) and cos(9) == pytest.approx(0.1)
     assert cos(10) == pytest.approx(0.1) and cos(55) == pytest.approx(0.05) and cos(100) == pytest.approx(0.0)
+    line = lr_schedule("linear", 0.4, 100, warmup_steps=20)  # the one-cycle triangle
+    assert line(0) == pytest.approx(0.02) and line(19) == pytest.approx(0.4)
+    assert line(20) == pytest.approx(0.4) and line(60) == pytest.approx(0.2)
+    assert line(99) == pytest.approx(0.005) and line(100) == 0.0
     with pytest.raises(ValueError, match="unknown learning-rate schedule"):
         lr_schedule("step", 0.1, 10)
+
+
+def test_flip_tta_averages_each_image_and_its_mirror():
+    train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
+    net, _ = lenet()
+    X = nd.array(d2l.data.load_fashion_mnist_arrays("sample")["test"][0][:, None] / 255.0)
+    y = d2l.data.load_fashion_mnist_arrays("sample")["test"][1]
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    scores = softmax(net(X).asnumpy()) + softmax(net(nd.array(X.asnumpy()[..., ::-1])).asnumpy())
+    expected = float((scores.argmax(axis=1) == y).mean())
+    plain = float((net(X).asnumpy().argmax(axis=1) == y).mean())
+    assert d2l.evaluate_accuracy(test_iter, net, flip=True) == pytest.approx(expected, abs=1e-9)
+    assert d2l.evaluate_accuracy(test_iter, net) == pytest.approx(plain, abs=1e-9)
 
 
 def test_cosine_schedule_drives_the_trainer():

@@ -14,26 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import mxnet as mx
-from mxnet import gluon, init
 
 from ..checkpoint import read_meta, resolve_checkpoint
-from ..data import SAMPLE, find_fashion_mnist, load_data_fashion_mnist
 from ..devices import parse_ctx, try_gpu
 from ..distributed import worker_setup
 from ..errors import TrainingInterrupted, UsageError
-from ..models import model_info
+from ..recipes import OPTIMIZERS, RECIPES, build, resolve, train_config
 from ..runfolder import RunFolder
 from ..threads import CHOICE
-from ..training import TrainConfig, default_callbacks, fit, set_seed
+from ..training import default_callbacks, fit
 from ..training.config import SCHEDULES
 from ..training.signals import StopRequest
 from ._args import context, model_name, non_negative_int, number, positive_float, positive_int
 
-__all__ = ["add_parser", "resolve_config", "BOOK"]
+__all__ = ["add_parser", "resolve_config"]
 
-#: the book's settings for every model (lr and resize come from the registry)
-BOOK = {"batch_size": 256, "epochs": 5, "seed": 0, "schedule": "constant", "warmup": 0.0,
-        "subset": None, "verify": True, "data": None}
 #: the largest image side --resize takes (the chapter uses 96; ImageNet's 224 fits)
 MAX_SIDE = 512
 
@@ -44,6 +39,9 @@ def add_parser(sub: Any) -> None:
                        "With --resume, flags not given keep the run's values.")
     t.add_argument("model", type=model_name,
                    help="lenet-bn, lenet-bn-scratch, resnet18, densenet, or any registered model")
+    t.add_argument("--recipe", choices=sorted({"book", *(r for _, r in RECIPES)}),
+                   help="book (the chapter's settings, default), fast (the book's accuracy in "
+                   "minutes on a CPU) or long (DenseNet towards 0.94); see docs/recipes.md")
     t.add_argument("--lr", type=positive_float, help="learning rate (book: 1.0 LeNet-BN, 0.05 "
                    "ResNet-18, 0.1 DenseNet)")
     t.add_argument("--batch-size", type=positive_int, help="default 256")
@@ -66,6 +64,19 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--schedule", choices=SCHEDULES)
     t.add_argument("--warmup", type=number(float, 0.0, True, "a finite number >= 0 (epochs, "
                                            "at most 1000)", 1000.0), help="warm-up epochs")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd (book) or nag (Nesterov)")
+    t.add_argument("--momentum", type=number(float, 0.0, True, "a momentum in [0, 1)", 0.999))
+    t.add_argument("--wd", type=number(float, 0.0, True, "a weight decay in [0, 0.1]", 0.1),
+                   help="weight decay")
+    t.add_argument("--label-smoothing", type=number(float, 0.0, True, "a number in [0, 0.5]", 0.5))
+    t.add_argument("--shift", type=number(int, 0, True, "whole pixels in [0, 16]", 16),
+                   help="shift training images up to this many pixels (a padded random crop)")
+    t.add_argument("--flip", dest="flip", action="store_true", default=None,
+                   help="mirror half the training images")
+    t.add_argument("--no-flip", dest="flip", action="store_false")
+    t.add_argument("--tta", dest="tta_flip", action="store_true", default=None,
+                   help="test on each image and its mirror image")
+    t.add_argument("--no-tta", dest="tta_flip", action="store_false")
     t.add_argument("--kvstore", default=None, help="device (default), local, or dist_sync "
                    "under `d2lnets launch`")
     t.add_argument("--target-acc", type=number(float, 0.0, False, "a test accuracy in (0, 1]", 1.0),
@@ -84,9 +95,12 @@ def _note(msg: str) -> None:
 
 def _given(args: argparse.Namespace) -> dict:
     """What the command line says, leaving out what it does not."""
-    given = {"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs,
-             "seed": args.seed, "subset": args.subset, "schedule": args.schedule,
-             "warmup": args.warmup, "data": args.data}
+    given = {"recipe": args.recipe, "lr": args.lr, "batch_size": args.batch_size,
+             "epochs": args.epochs, "seed": args.seed, "subset": args.subset,
+             "schedule": args.schedule, "warmup": args.warmup, "data": args.data,
+             "optimizer": args.optimizer, "momentum": args.momentum, "wd": args.wd,
+             "label_smoothing": args.label_smoothing, "shift": args.shift, "flip": args.flip,
+             "tta_flip": args.tta_flip}
     given = {k: v for k, v in given.items() if v is not None}
     if args.no_resize or args.resize is not None:
         given["resize"] = None if args.no_resize else args.resize
@@ -96,15 +110,8 @@ def _given(args: argparse.Namespace) -> dict:
 
 
 def resolve_config(args: argparse.Namespace, stored: dict | None) -> dict:
-    """The book's defaults < the resumed run's stored values < the command line."""
-    info = model_info(args.model)
-    config = {"model": info.cli_name, "lr": info.lr, "resize": info.resize, **BOOK}
-    config.update({k: v for k, v in (stored or {}).items() if k in config})
-    config.update(_given(args))
-    config["model"] = info.cli_name
-    if config["data"] != SAMPLE:  # the folder itself, so that a resume finds the same data
-        config["data"] = str(find_fashion_mnist(config["data"]).resolve())
-    return config
+    """The book's defaults < the recipe's < the resumed run's stored values < the command line."""
+    return resolve(args.model, "book", stored, _given(args))
 
 
 class _Workers:
@@ -113,9 +120,10 @@ class _Workers:
     def __init__(self, args: argparse.Namespace):
         self.kv, self.rank, self.count, self.watchdog = args.kvstore, 0, 1, None
         if self.kv and self.kv.startswith("dist"):
-            if args.schedule not in (None, "constant") or args.warmup:
+            if args.schedule not in (None, "constant") or args.warmup or args.recipe not in (None, "book"):
                 raise UsageError(f"--kvstore {self.kv} runs the optimizer on the servers: use "
-                                 f"the constant schedule (no --schedule cosine, no --warmup)")
+                                 f"the book's recipe and constant schedule (no --recipe fast, "
+                                 f"no --schedule, no --warmup)")
             self.kv, self.rank, self.count = worker_setup(self.kv)
             self.watchdog = getattr(self.kv, "d2lnets_watchdog", None)
 
@@ -140,20 +148,6 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return Path(args.out) if args.out else ckpt.parent, ckpt
 
 
-def _build(config: dict, ctxs: list, workers: _Workers) -> tuple[Any, gluon.Trainer, Any, Any]:
-    train_iter, test_iter = load_data_fashion_mnist(
-        config["batch_size"], resize=config["resize"], root=config["data"], seed=config["seed"],
-        subset=config["subset"], verify=config["verify"])
-    if workers.count > 1:
-        train_iter.shard(workers.rank, workers.count)
-    set_seed(config["seed"])
-    net = model_info(config["model"]).builder()
-    net.initialize(init.Xavier(), ctx=ctxs)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": config["lr"]},
-                            **workers.trainer_kwargs())
-    return net, trainer, train_iter, test_iter
-
-
 def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None,
            workers: _Workers, out: Path, ckpt: Path | None) -> None:
     config = resolve_config(args, read_meta(ckpt).get("config") if ckpt else None)
@@ -163,8 +157,11 @@ def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None
         if moved:
             _note(f"note: the earlier run in {out} was moved to {moved} (use --resume to continue a run)")
     ctxs = [try_gpu()] if args.ctx == "auto" else parse_ctx(args.ctx)
-    net, trainer, train_iter, test_iter = _build(config, ctxs, workers)
-    _note(f"d2lnets: {config['model']}, lr {config['lr']}, batch {config['batch_size']}, "
+    net, trainer, train_iter, test_iter = build(config, ctxs, workers.trainer_kwargs(),
+                                                (workers.rank, workers.count))
+    arch = f" as {config['arch']}" if config["arch"] else ""
+    _note(f"d2lnets: {config['model']} ({config['recipe']} recipe{arch}), lr {config['lr']}, "
+          f"batch {config['batch_size']}, "
           f"{config['epochs']} epochs, resize {config['resize'] or 28}, "
           f"{train_iter.num_examples} training images, seed {config['seed']}, "
           f"data {train_iter.source}, out {out}, {CHOICE.threads or 'default'} OpenMP threads"
@@ -174,14 +171,13 @@ def _train(args: argparse.Namespace, stop: StopRequest, folder: RunFolder | None
                                   f"changed in {out}.", None, stop.signum)
     # --batch-size is per worker; the servers sum the workers' gradients, so dividing
     # by the global batch makes each step the mean over batch-size x workers images
-    train_config = TrainConfig(config["epochs"], config["batch_size"] * workers.count,
-                               not args.no_hybridize, config["seed"], config["schedule"],
-                               config["warmup"], low_memory=args.low_memory)
-    callbacks = default_callbacks(train_config, progress=args.progress, out_dir=out,
+    loop_config = train_config(config, config["batch_size"] * workers.count,
+                               hybridize=not args.no_hybridize, low_memory=args.low_memory)
+    callbacks = default_callbacks(loop_config, progress=args.progress, out_dir=out,
                                   write=folder is not None, resume=ckpt, watchdog=workers.watchdog,
                                   save_states=not workers.on_servers, config_record=config,
                                   target_acc=args.target_acc)
-    fit(net, train_iter, test_iter, trainer, ctxs, train_config, callbacks, stop=stop)
+    fit(net, train_iter, test_iter, trainer, ctxs, loop_config, callbacks, stop=stop)
     if folder is not None:
         _note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
 

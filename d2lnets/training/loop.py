@@ -24,6 +24,7 @@ from mxnet import autograd, gluon, nd
 from .._mxnet_compat import children_of
 from ..errors import TrainingInterrupted, UsageError
 from ..hybrid import ModeAwareMixin
+from ..losses import classification_loss
 from .callbacks.base import Callback, CallbackList
 from .callbacks.divergence import diverged
 from .config import TrainConfig
@@ -57,13 +58,20 @@ class EvaluationStopped(Exception):
     """A stop was requested while the test set was being evaluated."""
 
 
+def _scores(net: Any, X: nd.NDArray, flip: bool) -> nd.NDArray:
+    if not flip:
+        return net(X)
+    return nd.softmax(net(X)) + nd.softmax(net(nd.flip(X, axis=3)))
+
+
 def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
-                      stop: StopRequest | None = None) -> float:
+                      stop: StopRequest | None = None, flip: bool = False) -> float:
     """Classification accuracy of ``net`` over ``data_iter`` (the book's helper).
 
     ``ctx`` may be one context or a list; counts stay on the device and are
     read once at the end. With ``stop``, a requested stop ends it between two
-    batches (:class:`EvaluationStopped`).
+    batches (:class:`EvaluationStopped`). ``flip`` averages the probabilities
+    of each image and its mirror image (test-time augmentation).
     """
     ctxs = as_context_list(ctx)
     correct = [nd.zeros((1,), ctx=c, dtype="float64") for c in ctxs]
@@ -72,7 +80,7 @@ def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
         if stop is not None and stop.requested:
             raise EvaluationStopped
         for c_sum, Xs, ys in zip(correct, _split(X, ctxs), _split(y, ctxs)):
-            hits = net(Xs).argmax(axis=1) == ys.astype("float32")
+            hits = _scores(net, Xs, flip).argmax(axis=1) == ys.astype("float32")
             c_sum += hits.sum().astype("float64")
         n += X.shape[0]
     if n == 0:
@@ -230,7 +238,7 @@ def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> Epo
 
 def validate(run: Run, sums: EpochSums, stop: StopRequest | None = None) -> dict[str, float]:
     """The epoch's row: training figures from ``sums`` and the test accuracy."""
-    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs, stop)
+    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs, stop, run.config.tta_flip)
     figures = sums.read()
     n = max(1, figures["n"])
     return {"epoch": run.epoch + 1, "loss": figures["loss_sum"] / n,
@@ -267,7 +275,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     """
     config = config or TrainConfig()
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
-              loss or gluon.loss.SoftmaxCrossEntropyLoss())
+              loss or classification_loss(config.label_smoothing))
     _check_batches(run)
     if config.seed is not None:
         set_seed(config.seed)
