@@ -40,8 +40,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("model", type=model_name,
                    help="lenet-bn, lenet-bn-scratch, resnet18, densenet, or any registered model")
     t.add_argument("--recipe", choices=sorted({"book", *(r for _, r in RECIPES)}),
-                   help="book (the chapter's settings, default), fast (the book's accuracy in "
-                   "minutes on a CPU) or long (DenseNet towards 0.94); see docs/recipes.md")
+                   help="book (the chapter's settings, default) or fast (the book's accuracy in "
+                   "minutes on a CPU); see docs/recipes.md")
     t.add_argument("--lr", type=positive_float, help="learning rate (book: 1.0 LeNet-BN, 0.05 "
                    "ResNet-18, 0.1 DenseNet)")
     t.add_argument("--batch-size", type=positive_int, help="default 256")
