@@ -124,7 +124,9 @@ def _compare_layers(shape, momentum, eps, hybridize, steps=3):
             results.append((Y.asnumpy(), x.grad.asnumpy()))
         (y1, g1), (y2, g2) = results
         np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(g2).max()))
+        # float32 sums over the batch in two different orders: input gradients that
+        # cancel to ~1e-6 carry absolute noise of a few 1e-5 (seen on CI: 2.2e-5)
+        np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(g2).max()))
     for name in ("running_mean", "running_var"):
         np.testing.assert_allclose(getattr(ours, name).data().asnumpy(),
                                    getattr(ref, name).data().asnumpy(), rtol=1e-5, atol=1e-5)
