@@ -2,10 +2,11 @@
 
 ``book`` is the chapter's own settings (SGD, constant learning rate, 5 epochs,
 96x96 for ResNet and DenseNet). ``fast`` trains the same network family to the
-book's accuracy in a fraction of the time on a CPU: fewer pixels, momentum
-and weight decay, a warm-up then a straight-line decay of the learning rate,
-label smoothing, shifted and mirrored batches, mirrored test images. The
-figures behind every choice are in docs/recipes.md and bench/results/recipes/.
+book's accuracy in a fraction of the time on a CPU: fewer pixels, Nesterov
+momentum and weight decay, a warm-up then a straight-line decay of the
+learning rate, 3-4 epochs. (Shifts, mirrors, label smoothing and mirrored test
+images are settings too, but cost accuracy in runs this short.) The figures
+behind every choice are in docs/recipes.md and bench/results/recipes/.
 
 A run's settings are one flat dict (``config``): the book's defaults, then the
 recipe's, then a resumed run's stored values, then what the caller gives. The
