@@ -25,7 +25,10 @@ import d2lnets as d2l
 from d2lnets import checkpoint as C
 from d2lnets import data as D
 
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+# one OpenMP thread in every run: oneDNN's sums depend on the thread count, and the
+# busy-core policy may pick 2 for one process and 1 for the next on a loaded machine
+# (CI saw a resumed fast-recipe run differ in the 4th digit); exact resume holds per count
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "D2LNETS_THREADS": "1"}
 TRAIN = [sys.executable, "-m", "d2lnets", "train"]
 
 
