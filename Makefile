@@ -5,15 +5,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.d2lnets-installed
 MODEL ?= lenet-bn
 ARGS ?=
+# NUMPY=1.26.4: that numpy, held while the rest installs (a reader's machine: Colab has 2.x)
+NUMPY ?=
+# the numpys `make test-numpy` tests besides .venv's newest: Python 3.11's oldest, 3.12's
+NUMPYS ?= 1.23.5 1.26.4
 
-.PHONY: setup data train test test-fast lint bench clean
+.PHONY: setup data train test test-fast test-numpy lint bench clean
 
-# the venv is (re)made whenever the package's requirements change
+# the venv is (re)made whenever the package's requirements change. MXNet goes in with
+# --no-deps: its metadata asks for numpy<2 and pip would replace the numpy there is
 $(STAMP): setup.py pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@echo "MXNet build: $$($(BIN)/python d2lnets/builds.py --dry-run)"
-	$(BIN)/pip install -q -e ".[test,export]" $$($(BIN)/python d2lnets/builds.py --requirement)
+	$(BIN)/pip install -q -e ".[test,export]" $(if $(NUMPY),"numpy==$(NUMPY)")
+	req=$$($(BIN)/python d2lnets/builds.py --requirement); [ -z "$$req" ] || $(BIN)/pip install -q --no-deps $$req
 	touch $(STAMP)
 
 setup: $(STAMP)  ## .venv with MXNet (the build for this machine; MXNET=... overrides) and d2lnets
@@ -31,6 +37,9 @@ test: setup  ## lint, then the whole test suite (slow fault tests included)
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+test-numpy:  ## the fast tests under each numpy of NUMPYS, each in its own .venv-numpyX
+	@for v in $(NUMPYS); do $(MAKE) --no-print-directory test-fast VENV=.venv-numpy$$v NUMPY=$$v || exit 1; done
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -38,4 +47,4 @@ bench: setup
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info runs .pytest_cache
+	rm -rf $(VENV) .venv-numpy* build dist *.egg-info runs .pytest_cache

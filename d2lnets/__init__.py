@@ -51,10 +51,10 @@ if MXNET_PROBLEM is None:
     from .plotting import (plot_history, plot_time_to_accuracy, set_figsize,  # noqa: E402
                            show_fashion_mnist, use_svg_display)
     from . import recipes  # noqa: E402
-    from .recipes import train_recipe  # noqa: E402
+    from .config import RunConfig  # noqa: E402
     from .summary import summary  # noqa: E402
-    from .training import (History, TrainConfig, evaluate_accuracy, fit, set_seed,  # noqa: E402
-                           train, train_ch5)
+    from .training import (History, evaluate_accuracy, fit, set_seed, train,  # noqa: E402
+                           train_ch5, train_recipe, train_run)
 
 __version__ = "0.2.0"
 
@@ -68,7 +68,8 @@ __all__ = [
     "FashionMNISTIter", "get_fashion_mnist_labels", "load_data_fashion_mnist",
     "plot_history", "plot_time_to_accuracy", "recipes", "train_recipe", "set_figsize",
     "show_fashion_mnist", "use_svg_display",
-    "History", "TrainConfig", "evaluate_accuracy", "fit", "set_seed", "train", "train_ch5",
+    "History", "RunConfig", "evaluate_accuracy", "fit", "set_seed", "train", "train_ch5",
+    "train_run",
     "latest_checkpoint", "load_checkpoint",
     "D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",
     "DivergedError", "NonFiniteLossError", "TrainingInterrupted",

@@ -1,6 +1,9 @@
 """Every use of MXNet internals in d2lnets, in one place, checked at import.
 
 MXNet 1.9.1 is the last release, so these are frozen, but they are private:
+- MXNet reads numpy names that numpy 1.24 and 2.0 removed: the top-level
+  ``_d2lnets_numpy_compat`` supplies them while MXNet imports (installed before
+  ``import mxnet`` below, and by ``d2lnets-numpy-compat.pth`` at every start);
 - ``hybrid.py`` overrides four private Gluon ``HybridBlock`` methods
   (:data:`HYBRID_HOOKS`) to keep one cached graph per mode;
 - :func:`set_engine_omp_threads` writes the engine's OpenMP thread cap inside
@@ -15,16 +18,19 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
+import _d2lnets_numpy_compat as numpy_compat
+
 from .builds import explain_import_failure
 from .errors import EnvironmentProblem, MXNetUnavailable
 
+numpy_compat.install()
 try:
     import mxnet as mx
     from mxnet.gluon import Block, HybridBlock
 except Exception as _err:  # ImportError, or numpy>=1.24's AttributeError inside mxnet
     raise MXNetUnavailable(explain_import_failure(_err)) from _err
 
-__all__ = ["check", "children_of", "optimizer_state", "set_optimizer_state",
+__all__ = ["check", "numpy_compat", "children_of", "optimizer_state", "set_optimizer_state",
            "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS", "SUPPORTED"]
 
 #: the MXNet release line d2lnets is written against

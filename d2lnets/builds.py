@@ -8,6 +8,11 @@ of d2lnets and not MXNet:
 
     python d2lnets/builds.py --dry-run        # the choice and why
     python d2lnets/builds.py --requirement    # what pip should install ('' = keep)
+
+MXNet is always installed with ``pip install --no-deps`` (:data:`PIP`): its
+metadata asks for numpy<2, and pip would replace a reader's numpy 2 or, where
+no numpy 1 wheel exists (Python 3.13), fail. d2lnets requires MXNet's other
+dependencies itself, and ``_d2lnets_numpy_compat`` lets it import.
 """
 from __future__ import annotations
 
@@ -20,11 +25,13 @@ import subprocess
 import sys
 
 __all__ = ["CUDA_BUILDS", "VERSION", "driver_cuda_version", "build_for", "installed_mxnet",
-           "choose", "installed_version", "numpy_too_new", "explain_import_failure"]
+           "choose", "installed_version", "numpy_needs_compat", "explain_import_failure", "PIP"]
 
 #: the CUDA builds of MXNet 1.9.1 on PyPI (cu101 = CUDA 10.1)
 CUDA_BUILDS = (101, 102, 110, 112, 113, 114, 115, 116, 117)
 VERSION = "1.9.1"
+#: how every fix line installs an MXNet build (then the distribution==VERSION)
+PIP = "pip install --no-deps"
 _DIST = re.compile(r"^mxnet(-cu\d+)?$")
 
 
@@ -81,8 +88,9 @@ def installed_version(dist: str) -> str | None:
         return None
 
 
-def numpy_too_new(version: str | None) -> bool:
-    """MXNet 1.9 uses ``np.bool``, which numpy 1.24 removed."""
+def numpy_needs_compat(version: str | None) -> bool:
+    """MXNet 1.9 imports under numpy 1.24 and later only with the names
+    ``_d2lnets_numpy_compat`` supplies (``np.bool`` went in 1.24, 20 more in 2.0)."""
     if not version:
         return False
     parts = re.findall(r"\d+", version)[:2]
@@ -92,13 +100,19 @@ def numpy_too_new(version: str | None) -> bool:
 def explain_import_failure(err: BaseException) -> str:
     """What a failed ``import mxnet`` means, and the fix, in one paragraph."""
     if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "mxnet":
-        return ("MXNet is not installed. d2lnets does not pick a build for you: run `make setup` "
-                "in a clone (it picks the build), or pip install 'd2lnets[cpu]' (CPU) or "
-                "'d2lnets[cu112]' (the mxnet-cu112 build: use your CUDA version).")
+        return (f"MXNet is not installed. d2lnets does not pick a build for you: run `make setup` "
+                f"in a clone (it picks the build), or {PIP} mxnet=={VERSION} (CPU; "
+                f"mxnet-cu112=={VERSION} for CUDA 11.2: use your CUDA version).")
     numpy = installed_version("numpy")
-    if "np.bool" in str(err) or numpy_too_new(numpy):
-        return (f"MXNet 1.9 cannot import with numpy {numpy} (it uses np.bool, removed in "
-                f"numpy 1.24). Fix: pip install 'numpy<1.24'.")
+    if isinstance(err, AttributeError) and numpy_needs_compat(numpy):
+        if os.environ.get("D2LNETS_NUMPY_COMPAT") == "0":
+            return (f"MXNet 1.9 cannot import with numpy {numpy} while D2LNETS_NUMPY_COMPAT=0 "
+                    f"turns off the names d2lnets supplies for it ({err}). Fix: unset "
+                    f"D2LNETS_NUMPY_COMPAT.")
+        return (f"MXNet 1.9 cannot import with numpy {numpy} ({err}): a name it reads is "
+                f"missing. Fix: import d2lnets before mxnet, or reinstall d2lnets (pip "
+                f"install --force-reinstall --no-deps d2lnets) so that its "
+                f"d2lnets-numpy-compat.pth is in place.")
     return f"MXNet failed to import ({type(err).__name__}: {err}). `d2lnets doctor` says more."
 
 

@@ -25,7 +25,7 @@ from mxnet import nd
 from mxnet.base import MXNetError
 
 from ._mxnet_compat import optimizer_state, set_optimizer_state
-from .errors import CheckpointError
+from .errors import CheckpointError, mxnet_reason
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
            "list_checkpoints", "read_meta", "resolve_checkpoint", "PARAMS", "OPTIMIZER", "META", "PREFIX"]
@@ -231,9 +231,9 @@ def _load_params(path: Path, net: Any, ctx: Any) -> None:
     try:
         net.load_parameters(str(path / PARAMS), ctx=ctx)
     except (AssertionError, MXNetError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path} holds parameters of another model ({first}); resume it "
-                              f"with the model it was trained as") from None
+        raise CheckpointError(f"{path} holds parameters of another model, or of other shapes "
+                              f"({mxnet_reason(err)}); resume it with the model and settings it "
+                              f"was trained with") from None
 
 
 def _load_optimizer(path: Path, trainer: Any, meta: dict) -> None:

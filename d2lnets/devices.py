@@ -5,7 +5,12 @@ import mxnet as mx
 
 from .errors import UsageError
 
-__all__ = ["try_gpu", "try_all_gpus", "num_gpus", "parse_ctx"]
+__all__ = ["try_gpu", "try_all_gpus", "num_gpus", "parse_ctx", "MAX_CPU_INDEX"]
+
+#: the highest ``cpu:N``. MXNet's CPU contexts are names for the same CPU (two of
+#: them test the multi-device code), and Gluon allocates a slot for every index up
+#: to the highest one named: ``cpu:99999999999999999999`` took all 24 GB.
+MAX_CPU_INDEX = 63
 
 
 def num_gpus() -> int:
@@ -27,14 +32,15 @@ def try_all_gpus() -> list[mx.Context]:
 
 
 def parse_ctx(text: str) -> list[mx.Context]:
-    """'cpu', 'cpu:0,cpu:1', 'gpu:0', 'gpu' (all GPUs) or 'auto' -> list of contexts.
+    """'cpu', 'cpu:0,cpu:1', 'gpu:0', 'gpu' (all GPUs) or 'auto' (the book's
+    ``try_gpu()``, the default device everywhere) -> list of contexts.
 
     Raises :class:`UsageError` for a malformed entry, a repeated context, or a
     GPU that MXNet does not see.
     """
     text = text.strip().lower()
     if text in ("", "auto"):
-        return try_all_gpus()
+        return [try_gpu()]
     gpus = num_gpus()
     if text == "gpu":
         if not gpus:
@@ -46,10 +52,14 @@ def parse_ctx(text: str) -> list[mx.Context]:
         kind, _, idx = part.strip().partition(":")
         if kind not in ("cpu", "gpu") or (idx and not idx.isdigit()):
             raise UsageError(f"bad context {part!r}: use cpu, cpu:N, gpu:N or a comma list")
-        if kind == "gpu" and int(idx or 0) >= gpus:
+        index = int(idx or 0)
+        if kind == "cpu" and index > MAX_CPU_INDEX:
+            raise UsageError(f"--ctx {part}: a CPU context index is at most {MAX_CPU_INDEX} "
+                             f"(cpu:0,cpu:1 splits each batch over two, as over two GPUs)")
+        if kind == "gpu" and index >= gpus:
             raise UsageError(f"--ctx {part}: MXNet sees {gpus} GPU(s) (try --ctx cpu; "
                              f"`d2lnets doctor` says why)")
-        ctx = getattr(mx, kind)(int(idx or 0))
+        ctx = getattr(mx, kind)(index)
         if ctx in ctxes:
             raise UsageError(f"--ctx names {ctx} twice: list each device once")
         ctxes.append(ctx)

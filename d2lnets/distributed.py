@@ -32,7 +32,7 @@ import mxnet as mx
 
 from .errors import UsageError
 
-__all__ = ["Watchdog", "worker_setup", "launch", "read_hosts", "Proc",
+__all__ = ["Watchdog", "Workers", "join_workers", "check_settings", "launch", "read_hosts", "Proc",
            "WATCHDOG_EXIT", "TIMEOUT_EXIT", "plan", "workers_of", "address_of"]
 
 #: exit code of a worker ended by its watchdog
@@ -70,10 +70,47 @@ class Watchdog:
                 os._exit(WATCHDOG_EXIT)
 
 
-def worker_setup(kvstore: str = "dist_sync", watchdog: float | None = None) -> tuple[Any, int, int]:
-    """In a worker started by ``d2lnets launch``: create the kvstore and start
-    the watchdog (``$D2LNETS_WATCHDOG`` seconds, default 300). Returns
-    ``(kvstore, rank, num_workers)``."""
+@dataclass
+class Workers:
+    """This process's place in a run: the kvstore (None: the trainer's own), its
+    rank, the worker count, and the watchdog the loop beats (None: none)."""
+
+    kv: Any = None
+    rank: int = 0
+    count: int = 1
+    watchdog: Watchdog | None = None
+
+    @property
+    def on_servers(self) -> bool:
+        """The optimizer runs on the parameter servers: its states cannot be saved here."""
+        return isinstance(self.kv, mx.kvstore.KVStore) and "dist" in self.kv.type
+
+    def trainer_kwargs(self) -> dict:
+        kw: dict[str, Any] = {"kvstore": self.kv} if self.kv else {}
+        if self.count > 1 or isinstance(self.kv, mx.kvstore.KVStore):
+            kw["update_on_kvstore"] = True
+        return kw
+
+
+def check_settings(config: Any, kvstore: str | None) -> None:
+    """Under a ``dist`` kvstore the servers run the optimizer with its own
+    constant rate: a schedule, a warm-up or a recipe other than the book's
+    (a resumed run's too) would be ignored there, so it is refused."""
+    if not kvstore or not kvstore.startswith("dist"):
+        return
+    if config.schedule != "constant" or config.warmup or config.recipe != "book":
+        raise UsageError(f"--kvstore {kvstore} runs the optimizer on the servers: use the book's "
+                         f"recipe and constant schedule (no --recipe fast, no --schedule, no "
+                         f"--warmup); this run has recipe {config.recipe}, schedule "
+                         f"{config.schedule}, warm-up {config.warmup}")
+
+
+def join_workers(kvstore: str | None = None, watchdog: float | None = None) -> Workers:
+    """``kvstore`` None or local: this process alone. ``dist_*``: in a worker
+    started by ``d2lnets launch``, create the kvstore and start the watchdog
+    (``$D2LNETS_WATCHDOG`` seconds, default 300)."""
+    if not kvstore or not kvstore.startswith("dist"):
+        return Workers(kvstore)
     if os.environ.get("DMLC_ROLE", "worker") != "worker" or "DMLC_PS_ROOT_URI" not in os.environ:
         raise UsageError(f"--kvstore {kvstore} needs the DMLC_* variables of a worker: start "
                          f"the run with `d2lnets launch -n WORKERS -s SERVERS -- d2lnets train ...`")
@@ -82,8 +119,7 @@ def worker_setup(kvstore: str = "dist_sync", watchdog: float | None = None) -> t
     kv = mx.kv.create(kvstore)
     if dog is not None:
         dog.beat()
-        kv.d2lnets_watchdog = dog
-    return kv, kv.rank, kv.num_workers
+    return Workers(kv, kv.rank, kv.num_workers, dog)
 
 
 def read_hosts(path: str | os.PathLike) -> list[str]:

@@ -7,6 +7,7 @@ to work.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import shutil
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import _d2lnets_numpy_compat as numpy_compat
+
 from . import builds, threads
-from .builds import installed_version, numpy_too_new
+from .builds import PIP, VERSION, installed_version, numpy_needs_compat
 
 __all__ = ["Report", "diagnose", "mirror_reachable"]
 
@@ -39,11 +42,7 @@ class Report:
 
 def _packages(report: Report) -> None:
     report.say("python", f"{platform.python_version()} ({sys.executable})")
-    numpy = installed_version("numpy")
-    report.say("numpy", numpy or "not installed")
-    if numpy_too_new(numpy):
-        report.problem(f"numpy {numpy} is too new for MXNet 1.9 (np.bool was removed in 1.24)",
-                       "pip install 'numpy<1.24'")
+    _numpy(report)
     for dist in ("matplotlib", "onnx"):
         report.say(dist, installed_version(dist) or "not installed"
                    + (" (only `export --onnx` needs it)" if dist == "onnx" else ""))
@@ -52,7 +51,30 @@ def _packages(report: Report) -> None:
         report.problem(f"{len(have)} MXNet distributions are installed ({', '.join(have)}): they "
                        f"write the same files", f"pip uninstall -y {' '.join(have)} && make setup")
     elif not have:
-        report.problem("MXNet is not installed", "make setup (or pip install 'd2lnets[cpu]')")
+        report.problem("MXNet is not installed", f"{PIP} mxnet=={VERSION} (or make setup in a clone)")
+
+
+def _pth_installed() -> bool:
+    """Whether d2lnets' install put ``d2lnets-numpy-compat.pth`` in site-packages."""
+    return any(f.name == "d2lnets-numpy-compat.pth"
+               for d in importlib.metadata.distributions(name="d2lnets") for f in d.files or [])
+
+
+def _numpy(report: Report) -> None:
+    """numpy, and the names supplied so that MXNet imports under it."""
+    numpy = installed_version("numpy")
+    if not numpy_needs_compat(numpy):
+        report.say("numpy", f"{numpy or 'not installed'} (MXNet imports as it is)")
+        return
+    applied = numpy_compat.APPLIED
+    shown = (f"supplied {len(applied)} names removed from numpy while MXNet imported: "
+             f"{' '.join(applied)}" if applied else "MXNet not imported yet")
+    pth = "import mxnet works first too" if _pth_installed() else \
+        "no d2lnets-numpy-compat.pth: import d2lnets before mxnet"
+    report.say("numpy", f"{numpy} ({shown}; {pth})")
+    if not numpy_compat.enabled():
+        report.problem(f"D2LNETS_NUMPY_COMPAT=0: MXNet 1.9 cannot import with numpy {numpy}",
+                       "unset D2LNETS_NUMPY_COMPAT")
 
 
 def _mxnet(report: Report, problem: Exception | None) -> bool:
@@ -91,7 +113,7 @@ def _gpus(report: Report, mxnet_ok: bool) -> None:
         report.problem(f"nvidia-smi sees {listed} GPU(s) but this MXNet is a CPU build: "
                        f"try_gpu() gives the CPU",
                        f"pip uninstall -y {' '.join(builds.installed_mxnet())} && "
-                       f"pip install {want}=={builds.VERSION}")
+                       f"{PIP} {want}=={VERSION}")
 
 
 def _threads(report: Report) -> None:
@@ -100,6 +122,9 @@ def _threads(report: Report) -> None:
     report.say("threads", f"{choice.threads or 'MXNet default'} OpenMP threads ({choice.reason}); "
                f"usable cores {threads.usable_cores()}, CPU quota "
                f"{'none' if quota is None else f'{quota:g} cores'}")
+    if threads.BAD_SETTING:
+        report.problem(threads.BAD_SETTING, f"set D2LNETS_THREADS to a count from 1 to "
+                       f"{threads.usable_cores()}, or to off, or unset it")
 
 
 def mirror_reachable() -> bool:

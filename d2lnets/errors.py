@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",
            "DivergedError", "NonFiniteLossError", "ExportError", "TrainingInterrupted",
-           "RunFolderBusy", "EnvironmentProblem", "MXNetUnavailable"]
+           "RunFolderBusy", "EnvironmentProblem", "MXNetUnavailable", "mxnet_reason"]
 
 
 class D2lnetsError(Exception):
@@ -45,6 +45,18 @@ class DivergedError(D2lnetsError, FloatingPointError):
     """The loss became NaN or infinite, or exploded past ``max_loss`` per
     example; the last good checkpoint is kept."""
 
+    @classmethod
+    def of(cls, run: object, what: str, batch: int | None = None) -> DivergedError:
+        """The error for ``run`` (the loop's ``Run``) at ``batch`` (default the
+        current one), with the learning rate to lower and what is kept."""
+        last = getattr(run, "last_checkpoint", None)
+        kept = (f"The last good checkpoint, {last}, is kept." if last
+                else "No checkpoint was written before it.")
+        batch = getattr(run, "batch", 0) if batch is None else batch
+        return cls(f"the loss {what} in epoch {getattr(run, 'epoch', 0) + 1} (batch {batch}) at "
+                   f"learning rate {run.trainer.learning_rate:g}: training diverged. Lower the "
+                   f"learning rate (--lr) and run again. {kept}")
+
 
 #: the name used before DivergedError existed
 NonFiniteLossError = DivergedError
@@ -74,3 +86,14 @@ class TrainingInterrupted(D2lnetsError):
     def __init__(self, message: str, checkpoint: str | None = None, signum: int = 2):
         super().__init__(message)
         self.checkpoint, self.signum = checkpoint, signum
+
+
+def mxnet_reason(err: BaseException) -> str:
+    """The one informative line of an MXNet error, without its C++ traceback:
+    ``Check failed: ...`` where there is one, else the last plain line."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    checks = [ln.split("Check failed:", 1)[1].strip() for ln in lines if "Check failed:" in ln]
+    plain = [ln for ln in lines if not ln.startswith(("Traceback", "File ", "[bt]", "Stack trace"))
+             and not ln[:1].isdigit()]
+    found = checks[0] if checks else (plain[-1] if plain else type(err).__name__)
+    return found.split("] ", 1)[-1][:200]

@@ -8,7 +8,9 @@ prints the same lines). ``resnet34`` ... ``resnet152`` and ``densenet121`` ...
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,7 +28,7 @@ from .blocks import (
     gluon_batch_norm,
     resnet_block,
 )
-from .errors import UnknownModelError, UsageError
+from .errors import UnknownModelError, UsageError, mxnet_reason
 from .hybrid import HybridSequential
 
 __all__ = [
@@ -76,18 +78,18 @@ class Network(HybridSequential):
                     "a fully connected layer is 0, its output is just beta and no gradient flows. "
                     "Train with batches of 2 or more, or predict outside autograd.record().")
         try:
-            return super().forward(x, *args)
+            with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints on a shape error
+                return super().forward(x, *args)
         except (MXNetError, ValueError) as err:
             # a size the layers cannot take fails in MXNet's shape check, or (first
             # call, deferred initialisation) in Gluon's ValueError that wraps it
             text = str(err)
             if isinstance(err, UsageError) or ("shape" not in text.lower() and "Shape" not in text):
                 raise
-            lines = text.splitlines()
-            first = next((ln for ln in lines if "Check failed" in ln or "shape" in ln.lower()), "")
             raise UsageError(f"{self.name} cannot take input of shape "
-                             f"{getattr(x, 'shape', '?')}: it expects {self._expected()}. "
-                             f"MXNet said: {first.strip()[:300]}") from None
+                             f"{getattr(x, 'shape', '?')}: it expects {self._expected()}, and its "
+                             f"layers shrink an image this small to nothing (use a larger "
+                             f"--resize). In MXNet's words: {mxnet_reason(err)}") from None
 
 
 #: Fashion-MNIST's image side, and the side the chapter resizes to for ResNet and DenseNet

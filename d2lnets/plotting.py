@@ -6,6 +6,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from .files import write_atomically
+
 __all__ = ["use_svg_display", "set_figsize", "show_fashion_mnist", "plot_history"]
 
 
@@ -69,9 +71,7 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     ax2.legend()
     fig.tight_layout()
     if path is not None:
-        tmp = f"{path}.tmp.png"
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        write_atomically(path, lambda f: fig.savefig(f, dpi=100, format="png"))
         plt.close(fig)
     return fig
 

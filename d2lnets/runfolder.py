@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import tempfile
 import time
 from pathlib import Path
 
 from .checkpoint import list_checkpoints
 from .errors import CheckpointError, RunFolderBusy
+from .files import open_no_follow
 
 __all__ = ["RunFolder", "holds_a_run", "move_aside"]
 
@@ -52,15 +54,20 @@ class RunFolder:
     """
 
     def __init__(self, folder: str | os.PathLike):
-        self.folder = Path(folder)
+        # the folder itself, not a link to it: two names of one folder share one lock
+        self.folder = Path(os.path.realpath(folder))
         self.lock_path = self.folder.parent / f".{self.folder.name}.lock"
         self._fd: int | None = None
 
     def __enter__(self) -> RunFolder:
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_no_follow(self.lock_path, os.O_RDWR | os.O_CREAT)
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise CheckpointError(f"{self.lock_path} is a symbolic link, where d2lnets keeps "
+                                      f"the lock of {self.folder}: it would write through it. "
+                                      f"Remove the link, or choose another --out.") from None
             raise _unusable(self.folder, err, "write the run folder") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -80,9 +87,9 @@ class RunFolder:
         moved = move_aside(self.folder) if fresh and holds_a_run(self.folder) else None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            probe = self.folder / ".d2lnets-write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".d2lnets-write-test.")
+            os.close(fd)
+            os.unlink(probe)
         except OSError as err:
             raise _unusable(self.folder, err, "write the run folder") from None
         return moved

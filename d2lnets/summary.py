@@ -5,6 +5,8 @@ nor initialises it: an uninitialised net stays uninitialised.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from typing import Any
 import mxnet as mx
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, mxnet_reason
 
 __all__ = ["LayerSummary", "Summary", "summary"]
 
@@ -63,7 +65,8 @@ Shape = tuple[int, ...]
 def _layer_macs(sym: mx.sym.Symbol, input_shape: Shape) -> tuple[Shape, int, dict[str, Shape]]:
     """Output shape, multiply-adds of Convolution/FullyConnected nodes, and argument shapes."""
     internals = sym.get_internals()
-    arg_shapes, out_shapes, _ = internals.infer_shape(data=input_shape)
+    with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints its arguments on a failure
+        arg_shapes, out_shapes, _ = internals.infer_shape(data=input_shape)
     if out_shapes is None:
         raise UsageError(f"cannot infer shapes for input {input_shape}")
     shapes = dict(zip(internals.list_outputs(), out_shapes))
@@ -98,6 +101,10 @@ def summary(net: Iterable[Any], input_shape: tuple[int, ...] | None = None,
         if not hasattr(net, "input_shape"):
             raise UsageError("summary needs input_shape, e.g. (1, 1, 28, 28)")
         input_shape = (1,) + tuple(net.input_shape)
+    if len(input_shape) != 4 or not all(isinstance(s, int) and 0 < s <= 1 << 20
+                                        for s in input_shape):
+        raise UsageError(f"summary needs a shape of 4 positive whole numbers (batch, channels, "
+                         f"height, width), e.g. (1, 1, 28, 28); got {tuple(input_shape)}")
     shape = tuple(int(s) for s in input_shape)
     result = Summary(shape)
     for layer in net:
@@ -109,8 +116,8 @@ def summary(net: Iterable[Any], input_shape: tuple[int, ...] | None = None,
         try:
             out, macs, args = _layer_macs(sym, shape)
         except mx.base.MXNetError as err:
-            raise UsageError(f"{layer.name} cannot take input of shape {shape}: "
-                             f"{str(err).splitlines()[0][:300]}") from None
+            raise UsageError(f"{layer.name} cannot take input of shape {shape}: the image is too "
+                             f"small for it (in MXNet's words: {mxnet_reason(err)})") from None
         params = sum(int(np.prod(s)) for n, s in args.items() if n in trainable)
         result.layers.append(LayerSummary(layer.name, out, params, macs))
         shape = out

@@ -26,10 +26,12 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["usable_cores", "cgroup_cpu_limit", "busy_cores", "configure_cpu_threads",
+           "user_set", "use",
            "ThreadChoice", "CHOICE"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -45,6 +47,8 @@ class ThreadChoice:
 
 #: what :func:`configure_cpu_threads` decided in this process
 CHOICE = ThreadChoice(None, "not configured")
+#: why ``D2LNETS_THREADS`` was not used as given (``d2lnets doctor`` names it), or None
+BAD_SETTING: str | None = None
 
 
 def _affinity() -> int:
@@ -154,10 +158,9 @@ def configure_cpu_threads() -> int | None:
     if mine == "off":
         CHOICE = ThreadChoice(None, "D2LNETS_THREADS=off: MXNet's default")
         return None
-    if mine.isdigit() and int(mine) > 0:
-        n, why = int(mine), "D2LNETS_THREADS"
-    else:
-        n, why = _policy()
+    n, why = _from_setting(mine) if mine else _policy()
+    if BAD_SETTING:
+        warnings.warn(BAD_SETTING, RuntimeWarning, stacklevel=2)
     loaded_before = "mxnet" in sys.modules  # then the variable comes too late
     os.environ["OMP_NUM_THREADS"] = str(n)
     CHOICE = ThreadChoice(n, why)
@@ -168,6 +171,38 @@ def configure_cpu_threads() -> int | None:
     # otherwise start a second spinning team that fights the engine's workers
     _mxnet_compat.set_caller_omp_threads(1)
     return n
+
+
+def user_set() -> bool:
+    """Whether the user chose the count (``OMP_NUM_THREADS`` of their own, or
+    ``D2LNETS_THREADS``), rather than the policy."""
+    return CHOICE.reason.startswith(("OMP_NUM_THREADS", "D2LNETS_THREADS"))
+
+
+def use(n: int, why: str) -> None:
+    """Give MXNet's engine ``n`` threads from now on (before its first operation
+    on a device: the workers take the count when they start)."""
+    global CHOICE
+    from . import _mxnet_compat
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    if _mxnet_compat.set_engine_omp_threads(n):
+        CHOICE = ThreadChoice(n, why)
+
+
+def _from_setting(text: str) -> tuple[int, str]:
+    """``D2LNETS_THREADS`` as a count, capped at the usable cores; a value that is
+    no count falls back to the policy, and both are said (:data:`BAD_SETTING`)."""
+    global BAD_SETTING
+    usable = usable_cores()
+    if not text.isdigit() or int(text) < 1:
+        BAD_SETTING = (f"D2LNETS_THREADS={text!r} is neither a count of threads (1 to "
+                       f"{usable}) nor 'off': ignored")
+        n, why = _policy()
+        return n, f"{why}; {BAD_SETTING}"
+    if int(text) > usable:  # more would only make the team wait for itself (1000 aborted MXNet)
+        BAD_SETTING = f"D2LNETS_THREADS={text} is more than the {usable} usable cores: capped"
+        return usable, BAD_SETTING
+    return int(text), "D2LNETS_THREADS"
 
 
 def _policy() -> tuple[int, str]:

@@ -15,8 +15,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 OUT = Path(__file__).resolve().parent.parent / "notebooks"
 
+COLAB = '''# On Colab only: MXNet 1.9.1 and d2lnets, leaving Colab's numpy 2 as it is (MXNet's own
+# metadata asks for numpy<2, hence --no-deps; d2lnets lets MXNet import under numpy 2)
+import importlib.util
+D2LNETS = "d2lnets"  # not on PyPI yet: put the path or git URL of a d2lnets clone here
+if importlib.util.find_spec("google.colab") and not importlib.util.find_spec("d2lnets"):
+    %pip install -q --no-deps mxnet==1.9.1 {D2LNETS}'''
+
 SETUP = '''import os
-import d2lnets as d2l
+import d2lnets as d2l  # before mxnet: in a kernel started before the install, this lets MXNet import
 import mxnet as mx
 from mxnet import autograd, gluon, init, nd
 from mxnet.gluon import nn
@@ -87,6 +94,7 @@ def batch_norm() -> list:
                           "intermediate output with the mean and standard deviation of the current "
                           "mini-batch, which keeps deep networks numerically stable. At prediction "
                           "time it uses moving averages estimated during training instead."),
+        new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 从零开始实现 (Implementation from scratch)\n\n"
                           "全连接层: 对每个特征在批量维上归一化; "
@@ -170,6 +178,7 @@ def resnet() -> list:
                           "残差块让输入通过跨层的数据线路更快地向前传播: 只需学出残差映射 f(x) − x。\n\n"
                           "A residual block only has to learn the residual f(x) − x: the input "
                           "skips the two convolutions and is added back before the last ReLU."),
+        new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 残差块 (Residual blocks)"),
         new_code_cell('''blk = d2l.Residual(3)
@@ -216,6 +225,7 @@ def densenet() -> list:
                           "与ResNet将输入与输出相加不同, DenseNet在通道维上连结输入与输出。\n\n"
                           "Where ResNet adds a block's input to its output, DenseNet concatenates "
                           "them along the channels."),
+        new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 稠密块 (Dense blocks)\n\n"
                           "Each conv block is BN, ReLU, 3x3 conv; the block's channels grow by "

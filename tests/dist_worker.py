@@ -12,14 +12,15 @@ import mxnet as mx
 from mxnet import gluon, init
 
 import d2lnets as d2l
-from d2lnets.distributed import worker_setup
+from d2lnets.distributed import join_workers
 
 out = sys.argv[1]
 kill_rank = int(sys.argv[2]) if len(sys.argv) > 2 else -1
 kill_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 epochs = int(os.environ.get("DIST_TEST_EPOCHS", "1"))
 
-kv, rank, workers = worker_setup("dist_sync")
+team = join_workers("dist_sync")
+kv, rank, workers = team.kv, team.rank, team.count
 train_iter, test_iter = d2l.load_data_fashion_mnist(50, root="sample", seed=0)
 train_iter.shard(rank, workers)
 d2l.set_seed(rank)  # different local initialisations: the kvstore must make them one
@@ -36,7 +37,7 @@ class Beat:
         self.batches = 0
 
     def beat(self):
-        kv.d2lnets_watchdog.beat()
+        team.watchdog.beat()
         self.batches += 1
         if rank == kill_rank and self.batches == kill_at:
             print(f"KILLING rank {rank} at {time.time():.3f}", flush=True)

@@ -2,15 +2,23 @@
 
 The fault tests send their real SIGINT while the run waits here, so the signal
 lands inside an epoch on any machine, fast or loaded, instead of racing a
-sub-second epoch. Usage: ``python paused_train.py EPOCH BATCH <train args>``.
+sub-second epoch. Usage: ``python paused_train.py EPOCH BATCH <train args>``;
+``EPOCH BATCH`` = ``-1 -1`` holds still when ``fit`` is called, before any batch.
 """
 import sys
 
 from d2lnets.cli import main
 from d2lnets.training import loop
+from d2lnets.training import run as run_factory
 
 EPOCH, BATCH = int(sys.argv[1]), int(sys.argv[2])
-_real_step = loop.train_step
+_real_step, _real_fit = loop.train_step, run_factory.fit
+
+
+def _paused_fit(*args, **kwargs):
+    print("paused at fit", file=sys.stderr, flush=True)
+    sys.stdin.read()
+    return _real_fit(*args, **kwargs)
 
 
 def _paused_step(run, X, y):
@@ -21,4 +29,6 @@ def _paused_step(run, X, y):
 
 
 loop.train_step = _paused_step
+if EPOCH < 0:
+    run_factory.fit = _paused_fit
 sys.exit(main(["train", *sys.argv[3:]]))

@@ -1,5 +1,7 @@
 """One error hierarchy: each class's exit code, its built-in base, and the
 command line's exit code taken from the class alone."""
+from pathlib import Path
+
 import pytest
 
 from d2lnets import errors as E
@@ -46,10 +48,14 @@ def test_unknown_model_message_is_not_quoted_like_a_key_error():
     assert str(E.UnknownModelError("unknown model 'x'")) == "unknown model 'x'"
 
 
-def test_a_bug_is_not_disguised_as_bad_arguments(monkeypatch):
-    """Only d2lnets errors map to exit codes: a plain ValueError from a bug propagates."""
+def test_a_bug_is_not_disguised_as_bad_arguments(monkeypatch, capsys):
+    """Only d2lnets errors map to their exit codes: a plain ValueError from a bug is
+    said to be a bug (exit 1, not 2), in one line, with its traceback in a log file."""
     def buggy(args):
         raise ValueError("a bug")
     monkeypatch.setattr(summary_command, "run_summary", buggy)
-    with pytest.raises(ValueError, match="a bug"):
-        main(["summary", "lenet-bn"])
+    assert main(["summary", "lenet-bn"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error, a bug in d2lnets (ValueError: a bug)" in err and "Traceback" not in err
+    log = Path(err.split("the traceback is in ")[1].split(". ")[0])
+    assert 'raise ValueError("a bug")' in log.read_text()

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import d2lnets as d2l
 from d2lnets import recipes as R
 from d2lnets.errors import UsageError
 from d2lnets.models import model_info
@@ -34,24 +35,24 @@ def test_an_unknown_recipe_names_the_ones_there_are():
 
 def test_book_recipe_is_the_chapters_settings():
     for model in FAST:
-        config = R.resolve(model, "book", None, {"data": "sample"})
+        config = R.layered(model, "book", None, {"data": "sample"})
         info = model_info(model)
-        assert (config["lr"], config["resize"], config["batch_size"], config["epochs"]) == \
+        assert (config.lr, config.resize, config.batch_size, config.epochs) == \
                (info.lr, info.resize, 256, 5)
-        assert (config["optimizer"], config["momentum"], config["wd"], config["schedule"]) == \
+        assert (config.optimizer, config.momentum, config.wd, config.schedule) == \
                ("sgd", 0.0, 0.0, "constant")
-        assert not (config["shift"] or config["flip"] or config["tta_flip"] or config["label_smoothing"])
+        assert not (config.shift or config.flip or config.tta_flip or config.label_smoothing)
 
 
 def test_settings_resolve_book_then_recipe_then_stored_then_given():
     fast = R.RECIPES[("resnet18", "fast")].settings
-    config = R.resolve("resnet18", "fast", None, {"data": "sample"})
-    assert all(config[k] == v for k, v in fast.items()) and config["recipe"] == "fast"
-    stored = {**config, "lr": 0.123, "epochs": 9}
-    resumed = R.resolve("resnet18", "book", stored, {"data": "sample", "epochs": 11})
-    assert (resumed["recipe"], resumed["lr"], resumed["epochs"]) == ("fast", 0.123, 11)
+    config = R.layered("resnet18", "fast", None, {"data": "sample"})
+    assert all(getattr(config, k) == v for k, v in fast.items()) and config.recipe == "fast"
+    stored = {**config.to_dict(), "lr": 0.123, "epochs": 9}
+    resumed = R.layered("resnet18", "book", stored, {"data": "sample", "epochs": 11})
+    assert (resumed.recipe, resumed.lr, resumed.epochs) == ("fast", 0.123, 11)
     with pytest.raises(UsageError, match="trained with --recipe fast"):
-        R.resolve("resnet18", "book", stored, {"data": "sample", "recipe": "book"})
+        R.layered("resnet18", "book", stored, {"data": "sample", "recipe": "book"})
 
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -81,10 +82,10 @@ def test_distributed_runs_refuse_the_fast_recipe(tmp_path):
 
 
 def test_train_recipe_for_notebooks_returns_the_history():
-    run = R.train_recipe("lenet-bn", "fast", data="sample", epochs=2, batch_size=50, log=None)
+    run = d2l.train_recipe("lenet-bn", "fast", data="sample", epochs=2, batch_size=50, log=None)
     assert [row["epoch"] for row in run.history.epochs] == [1, 2]
     assert run.history.epochs[-1]["test_acc"] > 0.5  # chance is 0.1
-    assert run.net(next(iter(run.test_iter))[0]).shape == (50, 10) and run.config["recipe"] == "fast"
+    assert run.net(next(iter(run.test_iter))[0]).shape == (50, 10) and run.config.recipe == "fast"
 
 
 def test_a_recipe_the_model_lacks_exits_2_and_leaves_no_folder(tmp_path, capsys):

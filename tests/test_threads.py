@@ -6,7 +6,6 @@ import sys
 import pytest
 
 from d2lnets import threads
-from d2lnets import threads as threads_mod
 from d2lnets.threads import cgroup_cpu_limit, usable_cores
 
 PROBE = """
@@ -36,10 +35,12 @@ def probe(order, env):
 def test_every_usable_core_whatever_the_import_order(order):
     threads, new_all = probe(order, {})
     # the policy leaves cores busy with other processes to them (quiet machine: all)
-    assert threads in (usable_cores(), max(1, usable_cores() - threads_mod.busy_cores()))
-    # what MXNet really does: its worker's OpenMP team has one thread per core
+    # (how many it leaves is tested with a stand-in /proc/stat: here the load may change)
+    assert 1 <= threads <= usable_cores()
+    # what MXNet really does: its worker's OpenMP team has one thread per chosen core (the
+    # busy-core policy may choose fewer on a loaded machine: compare with its own choice)
     _, new_one = probe(order, {"OMP_NUM_THREADS": "1"})
-    assert new_all - new_one == usable_cores() - 1
+    assert new_all - new_one == threads - 1
 
 
 def test_the_users_choice_wins():

@@ -229,7 +229,7 @@ def test_fit_with_a_config_equals_train():
         train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
         net, trainer = lenet(3)
         if use_fit:
-            cfg = d2l.TrainConfig(num_epochs=1, seed=3)
+            cfg = d2l.RunConfig(epochs=1, seed=3, batch_size=None)
             h = d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), cfg)
         else:
             h = d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, seed=3)

@@ -9,6 +9,7 @@ from mxnet import gluon, init, nd
 import d2lnets as d2l
 from d2lnets.training import callbacks as cb
 from d2lnets.training.loop import Run
+from d2lnets.training.run import fit_run
 
 
 class Recorder(cb.Callback):
@@ -33,7 +34,7 @@ def lenet_and_data(batch=64, subset=256):
 def test_hooks_run_in_order_once_per_batch_and_epoch():
     net, trainer, train_iter, test_iter = lenet_and_data(batch=100, subset=250)
     rec = Recorder()
-    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=2), [rec])
+    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.RunConfig(epochs=2, batch_size=None), [rec])
     batches = math.ceil(250 / 100)
     epoch = ["on_epoch_begin"] + ["on_batch_begin", "on_batch_end"] * batches + \
         ["on_batches_end", "on_epoch_end"]
@@ -44,7 +45,7 @@ def _run():
     net = d2l.lenet_bn()
     net.initialize()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-    return Run(net, trainer, [], [], [mx.cpu()], d2l.TrainConfig(), None)
+    return Run(net, trainer, [], [], [mx.cpu()], d2l.RunConfig(batch_size=None), None)
 
 
 def test_divergence_guard_reads_two_batches_late_and_names_the_batch():
@@ -84,18 +85,18 @@ def test_a_schedule_needs_a_length():
     run = _run()
     run.train_iter = iter([])
     with pytest.raises(d2l.UsageError, match="needs an iterator with len"):
-        cb.LRScheduler().on_train_begin(run)
+        cb.LRScheduler(0.1).on_train_begin(run)
 
 
-def test_a_checkpointer_that_does_not_write_still_restores(tmp_path):
+def test_a_run_that_does_not_write_still_restores(tmp_path):
     net, trainer, train_iter, test_iter = lenet_and_data()
-    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=1),
-            [cb.Checkpointer(tmp_path, log=None)])
+    d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.RunConfig(epochs=1, batch_size=None),
+            [cb.Checkpointer(tmp_path)])
     before = sorted(p.name for p in tmp_path.iterdir())
     net2, trainer2, train_iter, test_iter = lenet_and_data()
-    reader = cb.Checkpointer(tmp_path, resume=True, log=None, write=False)
-    hist = d2l.fit(net2, train_iter, test_iter, trainer2, mx.cpu(),
-                   d2l.TrainConfig(num_epochs=2), [reader])
+    hist = fit_run(net2, trainer2, train_iter, test_iter, mx.cpu(),
+                   d2l.RunConfig(epochs=2, batch_size=None), out=tmp_path, resume=True,
+                   write=False, log=None)
     assert [r["epoch"] for r in hist.epochs] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -105,7 +106,7 @@ def test_target_accuracy_stops_the_run_when_reached(capsys):
     stops at that epoch, not at the tenth, and says when."""
     net, trainer, train_iter, test_iter = lenet_and_data(batch=32, subset=1000)
     target = cb.TargetAccuracy(0.5)
-    hist = d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.TrainConfig(num_epochs=10),
+    hist = d2l.fit(net, train_iter, test_iter, trainer, mx.cpu(), d2l.RunConfig(epochs=10, batch_size=None),
                    [target])
     accs = [r["test_acc"] for r in hist.epochs]
     assert accs[-1] >= 0.5 and all(a < 0.5 for a in accs[:-1]) and len(accs) < 10

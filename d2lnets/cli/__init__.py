@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from .. import MXNET_PROBLEM
 from ..errors import D2lnetsError, TrainingInterrupted
 from . import _parser, doctor
+from ._parser import note
 
 if MXNET_PROBLEM is None:  # else only doctor can run, to say what is wrong
     from . import export, launch, summary, train
@@ -38,8 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def note(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def _bug(err: Exception) -> int:
+    """An exception d2lnets did not expect: one line, the traceback in a log file."""
+    log = Path(tempfile.gettempdir()) / f"d2lnets-error-{os.getpid()}.log"
+    try:
+        log.write_text("".join(traceback.format_exception(err)))
+        where = f"the traceback is in {log}"
+    except OSError:
+        where = "the traceback could not be written"
+    note(f"d2lnets: internal error, a bug in d2lnets ({type(err).__name__}: {str(err)[:300]}); "
+         f"{where}. Please report it on d2lnets' issue tracker with that file and the command.")
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         note("d2lnets: interrupted")
         return _exit(TrainingInterrupted.exit_code)
+    except Exception as err:  # noqa: BLE001 - the one place a bug meets the user
+        return _exit(_bug(err))
 
 
 def _exit(code: int) -> int:

@@ -9,8 +9,15 @@ from ..devices import parse_ctx
 from ..errors import UsageError
 from ..models import model_info
 
-__all__ = ["number", "positive_int", "non_negative_int", "positive_float",
+__all__ = ["out_folder", "number", "positive_int", "non_negative_int", "positive_float",
            "non_negative_float", "model_name", "context"]
+
+
+def out_folder(text: str) -> str:
+    """An ``--out`` folder: a name, not an empty string (which would mean runs/MODEL)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got an empty string")
+    return text
 
 
 def number(cast: type, low: float, inclusive: bool, what: str,

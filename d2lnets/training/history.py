@@ -5,6 +5,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from ..files import write_atomically
+
 __all__ = ["History"]
 
 
@@ -21,9 +23,6 @@ class History:
         return [row[key] for row in self.epochs]
 
     def write_jsonl(self, path: str | os.PathLike) -> None:
-        """Write atomically: a reader never sees half a file."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            for row in self.epochs:
-                f.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
+        """Write atomically: a reader never sees half a file (and no link is followed)."""
+        text = "".join(json.dumps(row) + "\n" for row in self.epochs).encode()
+        write_atomically(path, lambda f: f.write(text))

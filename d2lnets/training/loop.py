@@ -1,10 +1,12 @@
 """The fit loop: ``fit`` runs epochs of ``train_one_epoch`` and ``validate``.
 
 Everything optional (checkpoints, progress, history files, schedules, the
-divergence guard, the watchdog) is a callback. The loop itself keeps loss and
-accuracy sums on the device (:class:`EpochSums`) and never reads a value per
-batch: the book's per-batch ``.asscalar()`` serialises the device. Ctrl-C is a
-request (:class:`StopRequest`) honoured between batches, after which the
+divergence guard, the watchdog) is a callback; the loop imports none of them.
+It keeps loss and accuracy sums on the device (:class:`EpochSums`) and never
+reads a value per batch: the book's per-batch ``.asscalar()`` serialises the
+device. A resumed run is handed its :class:`Position`. Ctrl-C (any stop
+signal) is a request (:class:`StopRequest`) honoured between batches: it
+raises :class:`Stopped`, which ``fit`` catches in one place, where the
 callbacks save the exact position.
 """
 from __future__ import annotations
@@ -22,17 +24,19 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 
 from .._mxnet_compat import children_of
-from ..errors import TrainingInterrupted, UsageError
+from ..config import RunConfig
+from ..devices import MAX_CPU_INDEX, try_gpu
+from ..errors import DivergedError, TrainingInterrupted, UsageError
 from ..hybrid import ModeAwareMixin
 from ..losses import classification_loss
 from .callbacks.base import Callback, CallbackList
-from .callbacks.divergence import diverged
-from .config import TrainConfig
 from .history import History
+from .position import Position
 from .signals import StopRequest
 
 __all__ = ["fit", "train_one_epoch", "train_step", "validate", "evaluate_accuracy", "EpochSums",
-           "Run", "set_seed", "hybridize_safely", "as_context_list"]
+           "Run", "Stopped", "set_seed", "hybridize_safely", "as_context_list"]
+
 
 def set_seed(seed: int) -> None:
     """Seed MXNet, numpy and Python: parameter initialisation and shuffling repeat."""
@@ -42,10 +46,15 @@ def set_seed(seed: int) -> None:
 
 
 def as_context_list(ctx: Any) -> list[mx.Context]:
-    """One context, a list of them, or None (the CPU) as a list."""
-    if ctx is None:
-        return [mx.cpu()]
-    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    """One context, a list of them, or None (the book's ``try_gpu()``) as a list; checked."""
+    ctxs = [try_gpu()] if ctx is None else list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    for c in ctxs:
+        if not isinstance(c, mx.Context):
+            raise UsageError(f"ctx must be an mx.Context (mx.cpu(), d2l.try_gpu()) or a list of "
+                             f"them; got {c!r}")
+        if c.device_type == "cpu" and c.device_id > MAX_CPU_INDEX:
+            raise UsageError(f"{c}: a CPU context index is at most {MAX_CPU_INDEX}")
+    return ctxs
 
 
 def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
@@ -54,8 +63,12 @@ def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
     return gluon.utils.split_and_load(X, ctxs, even_split=False)
 
 
-class EvaluationStopped(Exception):
-    """A stop was requested while the test set was being evaluated."""
+class Stopped(Exception):
+    """A stop was requested; ``finished``: after the run's last epoch."""
+
+    def __init__(self, finished: bool = False):
+        super().__init__()
+        self.finished = finished
 
 
 def _scores(net: Any, X: nd.NDArray, flip: bool) -> nd.NDArray:
@@ -70,7 +83,7 @@ def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
 
     ``ctx`` may be one context or a list; counts stay on the device and are
     read once at the end. With ``stop``, a requested stop ends it between two
-    batches (:class:`EvaluationStopped`). ``flip`` averages the probabilities
+    batches (:class:`Stopped`). ``flip`` averages the probabilities
     of each image and its mirror image (test-time augmentation).
     """
     ctxs = as_context_list(ctx)
@@ -78,7 +91,7 @@ def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
     n = 0
     for X, y in data_iter:
         if stop is not None and stop.requested:
-            raise EvaluationStopped
+            raise Stopped
         for c_sum, Xs, ys in zip(correct, _split(X, ctxs), _split(y, ctxs)):
             hits = _scores(net, Xs, flip).argmax(axis=1) == ys.astype("float32")
             c_sum += hits.sum().astype("float64")
@@ -127,26 +140,25 @@ class EpochSums:
 
 @dataclass
 class Run:
-    """What the callbacks see of a run: the objects, the position, the history."""
+    """What the callbacks see of a run: the objects, where it started, where it
+    is, and the history."""
 
     net: Any
     trainer: gluon.Trainer
     train_iter: Any
     test_iter: Any
     ctxs: list[mx.Context]
-    config: TrainConfig
+    config: RunConfig
     loss: Any
+    start: Position = field(default_factory=Position)
     history: History = field(default_factory=History)
     epoch: int = 0
     batch: int = 0
-    start_epoch: int = 0
-    start_batch: int = 0
-    partial: dict | None = None
     last_checkpoint: str | None = None
-    #: merged into the next history row (e.g. what a resume changed)
-    row_note: dict | None = None
     #: set by a callback to end the run after the current epoch
     stop_training: bool = False
+    #: the current epoch's sums (what an interruption saves)
+    sums: EpochSums | None = None
 
     @property
     def steps_per_epoch(self) -> int | None:
@@ -158,7 +170,11 @@ class Run:
 
     @property
     def step_size(self) -> int | None:
-        return self.config.batch_size or getattr(self.train_iter, "batch_size", None)
+        """What a step's summed gradient is divided by: the global batch (the book's
+        ``trainer.step(batch_size)``), else the iterator's, else each batch's size."""
+        if self.config.batch_size:
+            return self.config.batch_size * self.config.workers
+        return getattr(self.train_iter, "batch_size", None)
 
 
 def hybridize_safely(block: Any, **kwargs: Any) -> None:
@@ -218,21 +234,24 @@ def _batches(train_iter: Any, epoch: int, first: int) -> Iterator:
 
 
 def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> EpochSums:
-    """Train on the batches of ``run.epoch`` from ``run.batch`` on, until the
-    epoch ends or a stop is requested."""
-    resumed = run.epoch == run.start_epoch and run.start_batch > 0
-    run.batch = run.start_batch if resumed else 0
-    sums = EpochSums(run.ctxs, run.partial if resumed else None)
+    """Train on the batches of ``run.epoch`` from ``run.batch`` on; a requested
+    stop raises :class:`Stopped` between two batches (``run.sums`` has the figures)."""
+    resumed = run.epoch == run.start.epoch and run.start.batch > 0
+    run.batch = run.start.batch if resumed else 0
+    sums = EpochSums(run.ctxs, run.start.partial if resumed else None)
+    run.sums = sums
     callbacks.on_epoch_begin(run)
     for X, y in _batches(run.train_iter, run.epoch, run.batch):
         if stop.requested:
-            break
+            raise Stopped
         callbacks.on_batch_begin(run)
         outs, ys, losses = train_step(run, X, y)
         batch_loss = sums.add(outs, ys, losses)
         run.batch += 1
         callbacks.on_batch_end(run, {"loss_sums": batch_loss, "size": X.shape[0]})
     callbacks.on_batches_end(run)
+    if stop.requested:
+        raise Stopped
     return sums
 
 
@@ -246,14 +265,17 @@ def validate(run: Run, sums: EpochSums, stop: StopRequest | None = None) -> dict
             "time": figures["elapsed"], "lr": run.trainer.learning_rate}
 
 
-def _interrupted(run: Run, callbacks: CallbackList, sums: EpochSums, stop: StopRequest,
-                 trained: bool) -> None:
+def _interrupted(run: Run, callbacks: CallbackList, stop: StopRequest, finished: bool) -> None:
     """Save the exact position (if anything was trained here) and stop with 130."""
     nd.waitall()
-    if not trained:
+    if finished:
+        raise TrainingInterrupted(f"{stop.name}: the run had just finished; everything is "
+                                  f"saved.", run.last_checkpoint, stop.signum)
+    at_start = (run.epoch, run.batch) == (run.start.epoch, run.start.batch)
+    if at_start:
         raise TrainingInterrupted(f"{stop.name}: stopped before the first batch; nothing new to "
                                   f"save, the run folder is as it was.", None, stop.signum)
-    saved = callbacks.on_interrupt(run, sums.read())
+    saved = callbacks.on_interrupt(run, run.sums.read())
     where = f"saved {saved}" if saved else "nothing saved (no run folder)"
     how = f" {Path(saved).parent}" if saved else ""
     raise TrainingInterrupted(
@@ -261,21 +283,40 @@ def _interrupted(run: Run, callbacks: CallbackList, sums: EpochSums, stop: StopR
         f"Resume with the same command and --resume{how}.", saved, stop.signum)
 
 
-def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
-        config: TrainConfig | None = None, callbacks: Sequence[Callback] = (),
-        loss: Any = None, stop: StopRequest | None = None) -> History:
-    """Train ``net`` for ``config.num_epochs`` and return the :class:`History`.
+def _epochs(run: Run, cbs: CallbackList, stop: StopRequest) -> None:
+    """Every epoch from the start position on: train, validate, record."""
+    for epoch in range(run.start.epoch, run.config.epochs):
+        run.epoch = epoch
+        sums = train_one_epoch(run, cbs, stop)
+        row = validate(run, sums, stop)
+        if not math.isfinite(row["loss"]):
+            raise DivergedError.of(run, f"became {row['loss']}")
+        if epoch == run.start.epoch and run.start.changed:
+            row["changed"] = run.start.changed
+        run.history.append(row)
+        cbs.on_epoch_end(run, row)
+        if run.stop_training:
+            break
 
-    Callbacks run in the order given; a checkpoint callback restores a run in
-    its ``on_train_begin``. SIGINT or SIGTERM (through ``stop``, which the
-    caller may hold from earlier) raises :class:`TrainingInterrupted` once the
-    callbacks have saved the position: during training, during evaluation
-    (the position is then the epoch's end, and a resume evaluates again), or
-    after the last epoch.
+
+def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
+        config: RunConfig | None = None, callbacks: Sequence[Callback] = (),
+        loss: Any = None, stop: StopRequest | None = None,
+        start: Position | None = None) -> History:
+    """Train ``net`` for ``config.epochs`` from ``start`` (a resumed run's
+    :class:`Position`; default the beginning) and return the :class:`History`.
+
+    A requested stop (SIGINT, SIGTERM, SIGHUP, SIGQUIT, through ``stop``,
+    which the caller may hold from earlier) raises :class:`TrainingInterrupted`
+    once the callbacks have saved the position: during training, during
+    evaluation (the position is then the epoch's end, and a resume evaluates
+    again), or after the last epoch.
     """
-    config = config or TrainConfig()
+    config = config or RunConfig(batch_size=None)
+    start = start or Position()
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
-              loss or classification_loss(config.label_smoothing))
+              loss or classification_loss(config.label_smoothing), start,
+              History(list(start.history.epochs)), last_checkpoint=start.checkpoint)
     _check_batches(run)
     if config.seed is not None:
         set_seed(config.seed)
@@ -288,27 +329,11 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     stop = stop or StopRequest()
     with stop:
         cbs.on_train_begin(run)
-        trained = False
-        for epoch in range(run.start_epoch, config.num_epochs):
-            run.epoch = epoch
-            sums = train_one_epoch(run, cbs, stop)
-            trained = trained or run.batch > (run.start_batch if epoch == run.start_epoch else 0)
+        try:
+            _epochs(run, cbs, stop)
             if stop.requested:
-                _interrupted(run, cbs, sums, stop, trained)
-            try:
-                row = validate(run, sums, stop)
-            except EvaluationStopped:
-                _interrupted(run, cbs, sums, stop, True)
-            if not math.isfinite(row["loss"]):
-                raise diverged(run, f"became {row['loss']}")
-            row.update(run.row_note or {})
-            run.row_note = None
-            run.history.append(row)
-            cbs.on_epoch_end(run, row)
-            if run.stop_training:
-                break
-        if stop.requested:
-            raise TrainingInterrupted(f"{stop.name}: the run had just finished; everything is "
-                                      f"saved.", run.last_checkpoint, stop.signum)
+                raise Stopped(finished=True)
+        except Stopped as stopped:
+            _interrupted(run, cbs, stop, stopped.finished)
     cbs.on_train_end(run)
     return run.history

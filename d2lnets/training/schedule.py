@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from ..config import SCHEDULES
 from ..errors import UsageError
-from .config import SCHEDULES
 
 __all__ = ["lr_schedule"]
 

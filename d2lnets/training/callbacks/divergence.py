@@ -8,19 +8,7 @@ from typing import Any
 from ...errors import DivergedError
 from .base import Callback
 
-__all__ = ["DivergenceGuard", "diverged"]
-
-
-def diverged(run: Any, what: str, batch: int | None = None) -> DivergedError:
-    """The error for a diverged run (at ``batch``, default the current one),
-    with the learning rate to lower and what is kept."""
-    kept = (f"The last good checkpoint, {run.last_checkpoint}, is kept." if run.last_checkpoint
-            else "No checkpoint was written before it.")
-    batch = run.batch if batch is None else batch
-    return DivergedError(
-        f"the loss {what} in epoch {run.epoch + 1} (batch {batch}) at learning rate "
-        f"{run.trainer.learning_rate:g}: training diverged. Lower the learning rate (--lr) and "
-        f"run again. {kept}")
+__all__ = ["DivergenceGuard"]
 
 
 class DivergenceGuard(Callback):
@@ -48,7 +36,7 @@ class DivergenceGuard(Callback):
     def _check(self, run: Any, batch: int, sums: list, size: int) -> None:
         value = float(sum(s.asscalar() for s in sums))
         if not math.isfinite(value):
-            raise diverged(run, f"became {value}", batch)
+            raise DivergedError.of(run, f"became {value}", batch)
         if self.max_loss is not None and value / size > self.max_loss:
-            raise diverged(run, f"exploded to {value / size:.3g} per example "
+            raise DivergedError.of(run, f"exploded to {value / size:.3g} per example "
                                 f"(more than {self.max_loss:g})", batch)

@@ -1,0 +1,146 @@
+"""``RunConfig``: every setting of a training run, each defined once.
+
+A field's type, default, bounds and help live in its ``metadata``; the
+command-line flags are generated from them (``cli/train.py``), the library's
+``train_recipe(**given)`` checks by them, and a checkpoint stores the whole
+object with the names the user set. Layers are ``dataclasses.replace``: the
+book's settings for the model, then the recipe's, then a resumed run's, then
+the user's (:meth:`RunConfig.layered`). Adding a setting is one field here
+and its use where it acts.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import UsageError
+
+__all__ = ["RunConfig", "setting", "check_value", "check_names", "expected", "SETTINGS",
+           "SCHEDULES", "OPTIMIZERS", "MAX_SIDE"]
+
+#: learning-rate schedules the loop knows
+SCHEDULES = ("constant", "cosine", "linear")
+#: optimizers: SGD (the book's) and SGD with Nesterov momentum
+OPTIMIZERS = ("sgd", "nag")
+#: the largest image side (the chapter uses 96; ImageNet's 224 fits)
+MAX_SIDE = 512
+#: images in Fashion-MNIST's training set: no batch or subset is larger
+TRAIN_IMAGES = 60_000
+
+
+def setting(default: Any, help: str, low: float | None = None, high: float | None = None, *,
+            what: str = "", open_low: bool = False, choices: tuple = (), flag: str | None = "",
+            negative: str = "", none: str = "") -> Any:
+    """A field with its bounds and help; ``what`` names a valid value in an error
+    ("a positive integer"). ``flag=None``: no command-line flag; ``negative``:
+    the flag that sets False (or None, for ``none``-able values)."""
+    meta = {"help": help, "low": low, "high": high, "what": what, "open_low": open_low,
+            "choices": choices, "flag": flag, "negative": negative, "none": none}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a run trains. ``lr`` and ``resize`` default to the model's book values
+    (``recipes.layered``); ``model=None`` is a net the caller built."""
+
+    model: str | None = setting(None, "the registered model", flag=None)
+    recipe: str = setting("book", "book (the chapter's settings, default) or fast (the book's "
+                          "accuracy in minutes on a CPU); see docs/recipes.md")
+    arch: str | None = setting(None, "the network a recipe trains instead", flag=None)
+    lr: float | None = setting(None, "learning rate: the constant rate, or the peak of a "
+                               "schedule (with --resume: the peak for the rest of the run)",
+                               0.0, 1e38, what="a positive finite number", open_low=True)
+    batch_size: int | None = setting(256, "images per batch (per worker under dist_sync; None: "
+                                     "the iterator's)", 1, TRAIN_IMAGES, what="a positive integer")
+    epochs: int = setting(5, "epochs to train", 1, 10_000, what="a positive integer")
+    resize: int | None = setting(None, "image side (book: 96 for ResNet and DenseNet)", 1,
+                                 MAX_SIDE, what="a positive integer (an image side)",
+                                 negative="--no-resize", none="train at 28x28")
+    seed: int | None = setting(0, "seed of initialisation, shuffling and augmentation (None: "
+                               "not seeded)", 0, 2**32 - 1, what="an integer >= 0")
+    subset: int | None = setting(None, "train on the first N images only", 1, TRAIN_IMAGES,
+                                 what="a positive integer")
+    data: str | None = setting(None, "Fashion-MNIST folder, or 'sample' for the shipped sample "
+                               "(default: search, see docs/training.md)")
+    verify: bool = setting(True, "check the Fashion-MNIST checksums", negative="--no-verify",
+                           flag=None)
+    optimizer: str = setting("sgd", "sgd (the book's) or nag (Nesterov)", choices=OPTIMIZERS)
+    momentum: float = setting(0.0, "momentum", 0.0, 0.999, what="a momentum in [0, 1)")
+    wd: float = setting(0.0, "weight decay", 0.0, 0.1, what="a weight decay in [0, 0.1]")
+    schedule: str = setting("constant", "learning-rate schedule", choices=SCHEDULES)
+    warmup: float = setting(0.0, "warm-up epochs (from 0 up to --lr)", 0.0, 1000.0,
+                            what="a finite number >= 0 (epochs)")
+    label_smoothing: float = setting(0.0, "the target puts this much mass evenly on all classes",
+                                     0.0, 0.5, what="a number in [0, 0.5]")
+    shift: int = setting(0, "shift training images up to this many pixels (a padded random "
+                         "crop)", 0, 16, what="whole pixels in [0, 16]")
+    flip: bool = setting(False, "mirror half the training images", negative="--no-flip")
+    tta_flip: bool = setting(False, "test on each image and its mirror image", flag="--tta",
+                             negative="--no-tta")
+    hybridize: bool = setting(True, "run the nets as cached graphs", flag=None,
+                              negative="--no-hybridize")
+    low_memory: bool = setting(False, "about half the memory, about a fifth slower (no static "
+                               "allocation)")
+    max_loss: float | None = setting(1e4, "a mean loss per example above it stops the run "
+                                     "(None: only NaN/inf)", 0.0, math.inf, open_low=True,
+                                     what="a positive number", flag=None)
+    workers: int = setting(1, "parameter-server workers the batch is spread over", 1, 1024,
+                           what="a positive integer", flag=None)
+    threads: int | None = setting(None, "OpenMP threads the run trained with (results depend "
+                                  "on it)", 1, 4096, what="a positive integer", flag=None)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check_value(f, getattr(self, f.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: every setting's name
+SETTINGS = tuple(f.name for f in fields(RunConfig))
+
+
+def check_names(given: dict) -> None:
+    """Refuse a name that is no setting, with the nearest one (``lrr`` -> ``lr``)."""
+    for name in given:
+        if name not in SETTINGS:
+            near = difflib.get_close_matches(name, SETTINGS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; settings: {', '.join(SETTINGS)}"
+            raise UsageError(f"unknown setting {name!r}{hint}")
+
+
+def expected(f: Any, value: Any) -> str | None:
+    """What a valid value of field ``f`` is, if ``value`` is not one ("a positive
+    integer (at most 512)"); None when it is."""
+    meta = f.metadata
+    if value is None and "None" in str(f.type):
+        return None
+    kind = str(f.type).split(" |")[0]
+    if kind == "bool":
+        return None if isinstance(value, bool) else "True or False"
+    if kind == "str":
+        if not isinstance(value, str):
+            return "a string"
+        choices = meta["choices"]
+        return f"one of {', '.join(choices)}" if choices and value not in choices else None
+    what = meta["what"] or "a number"
+    number = (int,) if kind == "int" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number):
+        return what
+    low, high = meta["low"], meta["high"]
+    if math.isnan(value) or value < low or (meta["open_low"] and value == low):
+        return what
+    if value > high or (math.isinf(value) and high != math.inf):
+        return what if "[" in what else f"{what} (at most {high:g})"
+    return None
+
+
+def check_value(f: Any, value: Any) -> None:
+    """Raise :class:`UsageError` unless ``value`` is valid for field ``f``."""
+    want = expected(f, value)
+    if want is not None:
+        raise UsageError(f"{f.name} must be {want}; got {value!r}")

@@ -1,0 +1,35 @@
+"""Files written whole or not at all, and never through a planted link.
+
+A run folder may sit in a folder others can write (``/tmp``): a symbolic link
+planted under the name of a temporary file or of the lock would make a run
+overwrite the file it points to. Temporary files are therefore made new with
+``mkstemp`` (``O_EXCL``: a name that exists, link or not, is never opened) and
+renamed over the target (a rename replaces a link, never follows it); the lock
+is opened with ``O_NOFOLLOW``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Callable
+
+__all__ = ["write_atomically", "open_no_follow"]
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write`` with a new temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_no_follow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that fails with ``ELOOP`` where ``path`` is a symbolic link."""
+    return os.open(path, flags | os.O_NOFOLLOW, mode)
