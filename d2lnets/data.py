@@ -25,6 +25,7 @@ import numpy as np
 from mxnet import nd
 
 from .augment import Augment
+from .config import RunConfig
 from .errors import DataError, UsageError
 
 __all__ = [
@@ -396,9 +397,6 @@ class FashionMNISTIter:
                  else np.arange(n))
         return order[self._rank::self._num_parts] if self._num_parts > 1 else order
 
-    def set_epoch(self, epoch: int) -> None:
-        self.current_epoch = int(epoch)
-
     def __iter__(self) -> Iterator[tuple]:
         it = self.epoch(self.current_epoch)
         self.current_epoch += 1
@@ -448,15 +446,17 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None,
     :func:`find_fashion_mnist`). ``root='sample'`` uses the shipped sample;
     ``subset=N`` keeps the first N training images; the training batches are
     shuffled every epoch from ``seed``. Both iterators' ``source`` says where
-    the data came from; ``augment`` shifts and flips the training batches."""
+    the data came from; ``augment`` shifts and flips the training batches.
+    The numbers are checked by :class:`~d2lnets.config.RunConfig`'s bounds."""
+    RunConfig(batch_size=batch_size, resize=resize, seed=seed, subset=subset, verify=verify)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise UsageError(f"root must be a folder (a str or path), 'sample', or None; got {root!r}")
     sample = root is not None and str(root) == SAMPLE
     folder = None if sample else find_fashion_mnist(root)
     arrays = load_fashion_mnist_arrays(SAMPLE if sample else folder, verify=verify)
     (xtr, ytr), (xte, yte) = arrays["train"], arrays["test"]
     if subset is not None:
-        if int(subset) < 1:
-            raise UsageError(f"subset must be a positive number of images; got {subset}")
-        xtr, ytr = xtr[: int(subset)], ytr[: int(subset)]
+        xtr, ytr = xtr[:subset], ytr[:subset]
     train = FashionMNISTIter(xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, ctx=ctx,
                              augment=augment)
     test = FashionMNISTIter(xte, yte, batch_size, shuffle=False, resize=resize, seed=seed, ctx=ctx)

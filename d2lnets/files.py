@@ -18,8 +18,12 @@ __all__ = ["write_atomically", "open_no_follow"]
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write`` with a new temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``write`` with a new temporary file beside ``path``, then rename it to
+    ``path``. A killed writer's temporary files are removed first (unlinking a
+    name never follows a link; the run folder's lock makes this the only writer)."""
     path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

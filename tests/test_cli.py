@@ -146,3 +146,29 @@ def test_target_acc_stops_the_command(tmp_path):
     assert 1 <= len(epochs) < 20 and "reached test acc" in r.stdout
     rows = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert rows[-1]["test_acc"] >= 0.6 and all(row["test_acc"] < 0.6 for row in rows[:-1])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "lenet-bn", "--out", ""], "expected a folder name, got an empty string"),
+    (["train", "lenet-bn", "--lr", "1e300"], "expected a positive finite number (at most 1e+38)"),
+    (["summary", "lenet-bn", "--resize", "100000"], "at most 512"),
+])
+def test_values_that_reached_mxnet_or_a_default_are_refused(args, message, capsys):
+    """--out '' trained into runs/lenet-bn; --lr 1e300 ended in an MXNet traceback."""
+    with pytest.raises(SystemExit) as err:
+        main(args)
+    text = capsys.readouterr().err
+    assert err.value.code == 2 and message in text and "Traceback" not in text
+
+
+def test_a_size_too_small_is_said_in_our_words(tmp_path):
+    r = run("train", "lenet-bn", "--data", "sample", "--resize", "1", "--epochs", "1",
+            "--out", str(tmp_path))
+    assert r.returncode == 2 and "its layers shrink an image this small to nothing" in r.stderr
+    assert "infer_shape error" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+def test_launch_bounds_the_processes_it_starts(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["launch", "-n", "100000", "--", "true"])
+    assert err.value.code == 2 and "at most 256" in capsys.readouterr().err

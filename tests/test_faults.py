@@ -76,14 +76,19 @@ FAST = ["lenet-bn", "--recipe", "fast", "--data", "sample", "--batch-size", "8",
         "--lr", "0.05", "--shift", "2", "--flip", "--tta", "--label-smoothing", "0.1", "--no-progress"]
 
 
+#: the fast recipe's other optimizer and schedule: SGD momentum, cosine after a warm-up
+MOMENTUM = [*FAST, "--optimizer", "sgd", "--momentum", "0.9", "--schedule", "cosine", "--warmup", "0.5"]
+
+
 @pytest.mark.slow
-def test_fast_recipe_resumes_exactly_mid_epoch(tmp_path):
+@pytest.mark.parametrize("args", [FAST, MOMENTUM], ids=["nag-linear", "momentum-cosine"])
+def test_fast_recipe_resumes_exactly_mid_epoch(tmp_path, args):
     """Nesterov momentum states, the decaying learning rate and the augmented
     batches all continue where they stopped."""
-    ref = cli(*FAST, "--epochs", "3", "--out", str(tmp_path / "ref"))
+    ref = cli(*args, "--epochs", "3", "--out", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
-    ckpt, _ = _interrupt_mid_epoch(tmp_path / "run", FAST)
-    resumed = cli(*FAST, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
+    ckpt, _ = _interrupt_mid_epoch(tmp_path / "run", args)
+    resumed = cli(*args, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert history(tmp_path / "run") == history(tmp_path / "ref")
     ours, theirs = final_params(tmp_path / "run"), final_params(tmp_path / "ref")
@@ -505,3 +510,39 @@ def test_unwritable_out_is_refused_before_training(tmp_path):
     assert r.returncode == 1 and "permission denied" in r.stderr, r.stderr
     assert "epoch 1," not in r.stdout and "Free some space" not in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _paused_run(out, args, batch=2):
+    """A run holding still at ``batch`` of its second epoch (paused_train.py)."""
+    proc = subprocess.Popen([*PAUSED, "1", str(batch), *args, "--epochs", "3", "--out", str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    line = "?"
+    while line and not line.startswith("paused at"):
+        line = proc.stderr.readline()
+    assert line, proc.stdout.read()
+    return proc
+
+
+@pytest.mark.slow
+def test_the_terminal_closing_saves_the_run(tmp_path):
+    """SIGHUP (the terminal or the ssh connection gone) killed the run unsaved. Its
+    output pipes are closed first, as a gone terminal's are: writing must not fail."""
+    proc = _paused_run(tmp_path / "run", SMALL)
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.send_signal(signal.SIGHUP)
+    proc.stdin.close()  # un-pauses it
+    assert proc.wait(timeout=120) == 130
+    assert C.latest_checkpoint(tmp_path / "run").name == "ckpt-0001-00003"
+    resumed = cli(*SMALL, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
+    assert resumed.returncode == 0 and "resuming from" in resumed.stdout, resumed.stderr
+
+
+@pytest.mark.slow
+def test_sigquit_saves_the_run_too(tmp_path):
+    proc = _paused_run(tmp_path / "run", SMALL)
+    proc.send_signal(signal.SIGQUIT)
+    _, err = proc.communicate(input="", timeout=120)
+    assert proc.returncode == 130 and "SIGQUIT: stopped in epoch 2 after batch 3" in err, err
+    assert C.latest_checkpoint(tmp_path / "run").name == "ckpt-0001-00003"

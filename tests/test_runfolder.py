@@ -71,3 +71,46 @@ def test_a_fresh_run_moves_the_earlier_one_aside(tmp_path):
     with RunFolder(run) as folder:
         moved = folder.prepare(fresh=True)
     assert (moved / "history.jsonl").is_file() and run.is_dir() and not list(run.iterdir())
+
+
+def test_a_link_to_a_folder_being_written_is_refused(tmp_path):
+    """--out LINK names the folder LINK points to: one lock for both names (it was a
+    second lock, and the two runs overwrote each other's checkpoints)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with RunFolder(tmp_path / "real"):
+        r = subprocess.run([sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample",
+                            "--out", str(tmp_path / "link"), "--no-progress"],
+                           capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "is being written by another d2lnets" in r.stderr, r.stderr
+    assert not list((tmp_path / "real").iterdir())
+
+
+def test_planted_links_are_never_written_through(tmp_path):
+    """Links under the names of the lock and of the old temporary files, in a parent
+    folder others can write: the victim file is left as it was."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("history.jsonl.tmp", "curves.png.tmp.png", ".d2lnets-write-test"):
+        (run / name).symlink_to(victim)
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample",
+                        "--subset", "128", "--batch-size", "64", "--epochs", "1", "--out", str(run),
+                        "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "precious" and (run / "history.jsonl").is_file()
+    (tmp_path / ".run2.lock").symlink_to(victim)
+    with pytest.raises(CheckpointError, match=r"\.run2\.lock is a symbolic link"):
+        with RunFolder(tmp_path / "run2"):
+            pass
+    assert victim.read_text() == "precious"
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    from d2lnets.files import write_atomically
+    stale = tmp_path / ".history.jsonl.abc123.tmp"  # what SIGKILL mid-write leaves
+    stale.write_text("half")
+    write_atomically(tmp_path / "history.jsonl", lambda f: f.write(b"whole\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.jsonl"]
+    assert (tmp_path / "history.jsonl").read_text() == "whole\n"

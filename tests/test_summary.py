@@ -1,4 +1,5 @@
 """summary(): the book's shape walk plus parameters and multiply-adds."""
+import pytest
 from mxnet import nd
 
 import d2lnets as d2l
@@ -40,3 +41,15 @@ def test_summary_of_a_book_style_sequential():
     s = d2l.summary(net, (2, 1, 5, 5), print_fn=None)
     assert [r.output_shape for r in s.layers] == [(2, 4, 3, 3), (2, 36), (2, 2)]
     assert s.total_params == 4 * 9 + 4 + 36 * 2 + 2
+
+
+@pytest.mark.parametrize("shape", [(1, 1, -3, 28), (1, 1, 28), (1, 1, 28.0, 28)])
+def test_a_shape_that_is_no_image_batch_is_refused_in_our_words(shape):
+    with pytest.raises(d2l.UsageError, match="summary needs a shape of 4 positive whole numbers"):
+        d2l.summary(d2l.lenet_bn(), shape, print_fn=None)
+
+
+def test_too_small_an_image_is_said_without_mxnets_printout(capsys):
+    with pytest.raises(d2l.UsageError, match=r"cannot take input of shape \(1, 1, 3, 3\): the image is too small"):
+        d2l.summary(d2l.lenet_bn(), (1, 1, 3, 3), print_fn=None)
+    assert "infer_shape error" not in capsys.readouterr().out

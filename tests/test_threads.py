@@ -114,3 +114,21 @@ def test_a_busy_process_takes_a_core_from_the_team():
         busy.kill()
         busy.wait()
     assert threads_n == usable_cores() - 1
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("1000", "D2LNETS_THREADS=1000 is more than the"),
+    ("abc", "D2LNETS_THREADS='abc' is neither a count of threads"),
+    ("0", "D2LNETS_THREADS='0' is neither a count of threads"),
+    ("-1", "D2LNETS_THREADS='-1' is neither a count of threads"),
+])
+def test_a_bad_thread_setting_is_capped_or_ignored_and_named(value, problem):
+    """1000 threads aborted MXNet under a memory limit; 'abc', '0' and '-1' were ignored
+    in silence, and doctor called 1000 fine."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "doctor", "--offline"], capture_output=True,
+                       text=True, env={**env, "D2LNETS_THREADS": value}, timeout=120)
+    assert r.returncode == 1 and f"PROBLEM    {problem}" in r.stdout, r.stdout + r.stderr
+    assert "fix:     set D2LNETS_THREADS to a count from 1 to" in r.stdout
+    threads, _ = probe("d2lnets-first", {"D2LNETS_THREADS": value})
+    assert 1 <= threads <= usable_cores()

@@ -112,3 +112,16 @@ def test_target_accuracy_stops_the_run_when_reached(capsys):
     assert accs[-1] >= 0.5 and all(a < 0.5 for a in accs[:-1]) and len(accs) < 10
     assert target.reached[0] == len(accs)
     assert f"reached test acc {accs[-1]:.3f} >= 0.5 in epoch {len(accs)}" in capsys.readouterr().out
+
+
+def test_a_run_resumed_at_an_epochs_end_records_the_scheduled_rate():
+    """Interrupted during evaluation, a run resumes past the epoch's last batch: no
+    batch begins, and the row recorded the base rate (0.4) instead of the schedule's."""
+    from d2lnets.training.position import Position
+    from d2lnets.training.schedule import lr_schedule
+    run = _run()
+    run.train_iter = [0] * 5  # 5 batches an epoch
+    run.config = d2l.RunConfig(epochs=3, schedule="linear", warmup=0.0, batch_size=None)
+    run.start = Position(epoch=1, batch=5)
+    cb.LRScheduler(0.4).on_train_begin(run)
+    assert run.trainer.learning_rate == pytest.approx(lr_schedule("linear", 0.4, 15)(9))

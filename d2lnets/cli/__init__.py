@@ -25,11 +25,12 @@ from . import _parser, doctor
 from ._parser import note
 
 if MXNET_PROBLEM is None:  # else only doctor can run, to say what is wrong
-    from . import export, launch, summary, train
+    from . import export, launch, models, summary, train
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, export, launch, doctor)
+COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, models, export, launch,
+                                                         doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

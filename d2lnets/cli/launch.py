@@ -7,20 +7,25 @@ from typing import Any
 
 from ..distributed import launch, read_hosts
 from ..errors import UsageError
-from ._args import positive_float, positive_int
+from ._args import number, positive_float
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "MAX_PROCESSES"]
+
+#: the most workers (or servers) one launch starts
+MAX_PROCESSES = 256
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("launch", help="run a command as a parameter-server job",
                        description="Start a scheduler, SERVERS servers and WORKERS workers "
                        "running COMMAND (with DMLC_* set); stop all if one fails.")
-    p.add_argument("-n", "--num-workers", type=positive_int, required=True)
-    p.add_argument("-s", "--num-servers", type=positive_int, default=1)
+    # each is a process of its own: a bound, not a fork bomb
+    count = number(int, 1, True, f"a positive integer (at most {MAX_PROCESSES})", MAX_PROCESSES)
+    p.add_argument("-n", "--num-workers", type=count, required=True)
+    p.add_argument("-s", "--num-servers", type=count, default=1)
     p.add_argument("--hosts", help="file with one host per line (ssh); default: this machine")
     p.add_argument("--timeout", type=positive_float, help="hard limit on the whole run, seconds")
-    p.add_argument("--port", type=positive_int,
+    p.add_argument("--port", type=number(int, 1, True, "a port number (1 to 65535)", 65535),
                    help="the scheduler's port (default: a free one locally, 9091 with --hosts)")
     p.add_argument("--ssh", default="ssh -o BatchMode=yes", help=argparse.SUPPRESS)
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="COMMAND", help="-- COMMAND ...")

@@ -1,12 +1,13 @@
-"""``d2lnets summary MODEL`` (the layer table) and ``d2lnets models`` (the registry)."""
+"""``d2lnets summary MODEL``: the layer table."""
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ..models import list_models, model_info
+from ..config import MAX_SIDE
+from ..models import model_info
 from ..summary import summary
-from ._args import model_name, positive_int
+from ._args import model_name, number
 
 __all__ = ["add_parser"]
 
@@ -14,12 +15,14 @@ __all__ = ["add_parser"]
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("summary", help="print a model's layer table")
     s.add_argument("model", type=model_name)
-    s.add_argument("--resize", type=positive_int, help="image side (default: the model's)")
-    s.add_argument("--channels", type=positive_int, default=1)
-    s.add_argument("--batch-size", type=positive_int, default=1)
-    s.add_argument("--classes", type=positive_int, default=10)
+    side = number(int, 1, True, f"a positive integer (an image side, at most {MAX_SIDE})", MAX_SIDE)
+    s.add_argument("--resize", type=side, help="image side (default: the model's)")
+    s.add_argument("--channels", type=number(int, 1, True, "a positive integer", 64), default=1)
+    s.add_argument("--batch-size", type=number(int, 1, True, "a positive integer", 60_000),
+                   default=1)
+    s.add_argument("--classes", type=number(int, 1, True, "a positive integer", 100_000),
+                   default=10)
     s.set_defaults(handler=run_summary)
-    sub.add_parser("models", help="list the registered models").set_defaults(handler=run_models)
 
 
 def run_summary(args: argparse.Namespace) -> int:
@@ -27,11 +30,4 @@ def run_summary(args: argparse.Namespace) -> int:
     net = info.builder(num_classes=args.classes)
     side = args.resize or info.input_shape[1]
     summary(net, (args.batch_size, args.channels, side, side))
-    return 0
-
-
-def run_models(args: argparse.Namespace) -> int:
-    for name in list_models():
-        info = model_info(name)
-        print(f"{name:<18} {info.doc}")
     return 0

@@ -213,6 +213,21 @@ def _check_batches(run: Run) -> None:
                              f"batch that batch normalisation can train on; use more (--subset)")
 
 
+def _check_devices(run: Run) -> None:
+    """The net's parameters must live on every device the batches go to."""
+    for p in run.net.collect_params().values():
+        try:
+            have = p.list_ctx()
+        except RuntimeError:
+            raise UsageError(f"the net's parameter {p.name} is not initialized: call "
+                             f"net.initialize(ctx=...) before training") from None
+        missing = [c for c in run.ctxs if c not in have]
+        if missing:
+            raise UsageError(f"the net's parameters are on {have}, but training was asked to run "
+                             f"on {run.ctxs}: initialize the net on the same devices "
+                             f"(net.initialize(ctx=...)) or pass ctx={have}")
+
+
 def train_step(run: Run, X: nd.NDArray, y: nd.NDArray) -> tuple[list, list, list]:
     """Forward, backward and one optimizer step on a batch split over the devices."""
     Xs, ys = _split(X, run.ctxs), _split(y, run.ctxs)
@@ -318,6 +333,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
               loss or classification_loss(config.label_smoothing), start,
               History(list(start.history.epochs)), last_checkpoint=start.checkpoint)
     _check_batches(run)
+    _check_devices(run)
     if config.seed is not None:
         set_seed(config.seed)
         if hasattr(train_iter, "seed"):
