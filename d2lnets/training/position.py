@@ -23,3 +23,5 @@ class Position:
     changed: dict | None = None
     #: the checkpoint it came from (kept if the run then diverges)
     checkpoint: str | None = None
+    #: the data order's seed the run had (for a run whose settings name none)
+    seed: int | None = None

@@ -85,8 +85,10 @@ def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterab
     load_checkpoint(ckpt, net, trainer, ctx=ctxs)
     if log:
         log(f"resuming from {ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})")
+    seed = meta.get("seed")
+    seed = seed if isinstance(seed, int) and 0 <= seed < 2**32 else None
     return Position(meta["epoch"], meta["batch"], meta.get("partial"),
-                    History(meta.get("history", [])), changed or None, str(ckpt))
+                    History(meta.get("history", [])), changed or None, str(ckpt), seed)
 
 
 def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states: bool,
@@ -133,21 +135,22 @@ def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, c
                      log=log, progress=progress, plot=plot, watchdog=watchdog,
                      target_acc=target_acc, base_lr=base_lr)
 
-    def train(start: Position) -> History:
+    def train() -> History:
+        start = Position() if ckpt is None else restore(
+            ckpt, net, trainer if save_states else None, config, given, ctxs, log)
+        if start.seed is not None and config.seed is None and hasattr(train_iter, "seed"):
+            train_iter.seed = start.seed  # an unseeded run resumes its data order too
         return fit(net, train_iter, test_iter, trainer, ctxs, config, cbs, loss, stop, start)
 
     if folder is None or not write:
-        return train(restore(ckpt, net, trainer if save_states else None, config, given, ctxs,
-                             log) if ckpt else Position())
+        return train()
     with RunFolder(folder) as lock:
         fresh = move_earlier and (ckpt is None or ckpt.parent.resolve() != lock.folder)
         moved = lock.prepare(fresh=fresh)
         if moved and note:
             note(f"note: the earlier run in {folder} was moved to {moved} (use --resume to "
                  f"continue a run)")
-        start = restore(ckpt, net, trainer if save_states else None, config, given, ctxs,
-                        log) if ckpt else Position()
-        return train(start)
+        return train()
 
 
 def _trainer(config: RunConfig, net: Any, kwargs: dict) -> gluon.Trainer:
