@@ -18,21 +18,19 @@ MXNet is imported. ``D2LNETS_NUMPY_COMPAT=0`` turns it off.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
-import warnings
-from importlib.abc import Loader, MetaPathFinder
-from importlib.util import find_spec
-from typing import Any
+
+# Only os and sys at the top: this runs at every interpreter start. The rest is
+# imported when MXNet is, and the annotations below are never evaluated.
 
 __all__ = ["ALIASES", "STAND_INS", "APPLIED", "install", "enabled", "supply", "withdraw"]
 
 #: removed name -> the numpy attribute (a str) or the value (a float) it stood for
-ALIASES: dict[str, Any] = {
+ALIASES: dict[str, object] = {
     "bool": "bool_",
-    "PZERO": 0.0, "NZERO": -0.0, "PINF": math.inf, "NINF": -math.inf, "Inf": math.inf,
-    "NAN": math.nan, "NaN": math.nan,
+    "PZERO": 0.0, "NZERO": -0.0, "PINF": float("inf"), "NINF": float("-inf"), "Inf": float("inf"),
+    "NAN": float("nan"), "NaN": float("nan"),
     "alltrue": "all", "sometrue": "any", "product": "prod", "round_": "round",
     "in1d": "isin", "trapz": "trapezoid", "msort": "sort",
 }
@@ -50,7 +48,7 @@ def enabled(environ: dict | None = None) -> bool:
 
 
 def _stand_in(name: str):
-    def removed(*args: Any, **kwargs: Any) -> None:
+    def removed(*args: object, **kwargs: object) -> None:
         raise NotImplementedError(
             f"numpy.{name} was removed in numpy 2.0 (it lives in the numpy_financial package); "
             f"d2lnets supplied this stand-in only so that MXNet 1.9.1 can import")
@@ -58,7 +56,7 @@ def _stand_in(name: str):
     return removed
 
 
-def _value(numpy: Any, name: str) -> Any:
+def _value(numpy: object, name: str) -> object:
     if name in STAND_INS:
         return _stand_in(name)
     alias = ALIASES[name]
@@ -69,8 +67,9 @@ def _value(numpy: Any, name: str) -> Any:
     return getattr(numpy, alias) if isinstance(alias, str) else alias
 
 
-def _lacks(numpy: Any, name: str) -> bool:
+def _lacks(numpy: object, name: str) -> bool:
     """numpy 1.20-1.23 still give the deprecated names through a warning."""
+    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -80,7 +79,7 @@ def _lacks(numpy: Any, name: str) -> bool:
     return False
 
 
-def supply(numpy: Any) -> list[str]:
+def supply(numpy: object) -> list[str]:
     """Set every name of :data:`ALIASES` and :data:`STAND_INS` that ``numpy``
     lacks; returns the names set."""
     added = []
@@ -91,23 +90,23 @@ def supply(numpy: Any) -> list[str]:
     return added
 
 
-def withdraw(numpy: Any, names: list[str]) -> None:
+def withdraw(numpy: object, names: list[str]) -> None:
     """Remove the supplied names again, but :data:`KEPT`."""
     for name in names:
         if name not in KEPT:
             numpy.__dict__.pop(name, None)
 
 
-class _SupplyingLoader(Loader):
+class _SupplyingLoader:
     """MXNet's own loader, with numpy's missing names present while it runs."""
 
-    def __init__(self, loader: Loader) -> None:
+    def __init__(self, loader: object) -> None:
         self._loader = loader
 
-    def create_module(self, spec: Any) -> Any:
+    def create_module(self, spec: object) -> object:
         return self._loader.create_module(spec)
 
-    def exec_module(self, module: Any) -> None:
+    def exec_module(self, module: object) -> None:
         import numpy
 
         added = supply(numpy)
@@ -117,16 +116,17 @@ class _SupplyingLoader(Loader):
         finally:
             withdraw(numpy, added)
 
-    def __getattr__(self, name: str) -> Any:  # get_data, get_resource_reader, ...
+    def __getattr__(self, name: str) -> object:  # get_data, get_resource_reader, ...
         return getattr(self._loader, name)
 
 
-class _MXNetFinder(MetaPathFinder):
+class _MXNetFinder:
     """Steps in once, for the top-level ``mxnet`` package."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
         if fullname != "mxnet":
             return None
+        from importlib.util import find_spec
         sys.meta_path.remove(self)
         spec = find_spec("mxnet")
         if spec is not None and spec.loader is not None:
