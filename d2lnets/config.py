@@ -32,12 +32,13 @@ TRAIN_IMAGES = 60_000
 
 def setting(default: Any, help: str, low: float | None = None, high: float | None = None, *,
             what: str = "", open_low: bool = False, choices: tuple = (), flag: str | None = "",
-            negative: str = "", none: str = "") -> Any:
+            negative: str = "", negative_help: str = "") -> Any:
     """A field with its bounds and help; ``what`` names a valid value in an error
     ("a positive integer"). ``flag=None``: no command-line flag; ``negative``:
-    the flag that sets False (or None, for ``none``-able values)."""
+    the flag that sets False (a bool) or None, with ``negative_help``."""
     meta = {"help": help, "low": low, "high": high, "what": what, "open_low": open_low,
-            "choices": choices, "flag": flag, "negative": negative, "none": none}
+            "choices": choices, "flag": flag, "negative": negative,
+            "negative_help": negative_help}
     return field(default=default, metadata=meta)
 
 
@@ -53,20 +54,22 @@ class RunConfig:
     lr: float | None = setting(None, "learning rate: the constant rate, or the peak of a "
                                "schedule (with --resume: the peak for the rest of the run)",
                                0.0, 1e38, what="a positive finite number", open_low=True)
-    batch_size: int | None = setting(256, "images per batch (per worker under dist_sync; None: "
-                                     "the iterator's)", 1, TRAIN_IMAGES, what="a positive integer")
+    batch_size: int | None = setting(256, "images per batch, per worker under dist_sync (the "
+                                     "library's None: the iterator's)", 1, TRAIN_IMAGES,
+                                     what="a positive integer")
     epochs: int = setting(5, "epochs to train", 1, 10_000, what="a positive integer")
     resize: int | None = setting(None, "image side (book: 96 for ResNet and DenseNet)", 1,
                                  MAX_SIDE, what="a positive integer (an image side)",
-                                 negative="--no-resize", none="train at 28x28")
+                                 negative="--no-resize", negative_help="train at 28x28")
     seed: int | None = setting(0, "seed of initialisation, shuffling and augmentation (None: "
                                "not seeded)", 0, 2**32 - 1, what="an integer >= 0")
     subset: int | None = setting(None, "train on the first N images only", 1, TRAIN_IMAGES,
                                  what="a positive integer")
     data: str | None = setting(None, "Fashion-MNIST folder, or 'sample' for the shipped sample "
                                "(default: search, see docs/training.md)")
-    verify: bool = setting(True, "check the Fashion-MNIST checksums", negative="--no-verify",
-                           flag=None)
+    verify: bool = setting(True, "check the Fashion-MNIST checksums", flag=None,
+                           negative="--no-verify", negative_help="skip the Fashion-MNIST "
+                           "checksums (other IDX data, e.g. MNIST)")
     optimizer: str = setting("sgd", "sgd (the book's) or nag (Nesterov)", choices=OPTIMIZERS)
     momentum: float = setting(0.0, "momentum", 0.0, 0.999, what="a momentum in [0, 1)")
     wd: float = setting(0.0, "weight decay", 0.0, 0.1, what="a weight decay in [0, 0.1]")
@@ -81,7 +84,8 @@ class RunConfig:
     tta_flip: bool = setting(False, "test on each image and its mirror image", flag="--tta",
                              negative="--no-tta")
     hybridize: bool = setting(True, "run the nets as cached graphs", flag=None,
-                              negative="--no-hybridize")
+                              negative="--no-hybridize", negative_help="run the nets "
+                              "imperatively, as the book's code does")
     low_memory: bool = setting(False, "about half the memory, about a fifth slower (no static "
                                "allocation)")
     max_loss: float | None = setting(1e4, "a mean loss per example above it stops the run "

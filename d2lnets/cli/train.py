@@ -46,23 +46,27 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per :class:`RunConfig` field that has one (``flag=None``: none;
     ``negative``: the flag that sets False or None). Flags not given are absent
     from the namespace, so what the user set is known exactly."""
+    recipes = tuple(sorted({"book", *(r for _, r in RECIPES)}))
     for f in fields(RunConfig):
         meta, dest = f.metadata, f.name
         flag = meta["flag"] if meta["flag"] != "" else "--" + dest.replace("_", "-")
         kind = str(f.type).split(" |")[0]
-        common = {"dest": dest, "default": argparse.SUPPRESS}
-        if flag and kind == "bool":
-            parser.add_argument(flag, action="store_true", help=meta["help"], **common)
-        elif flag and meta["choices"] or dest == "recipe":
-            choices = sorted({"book", *(r for _, r in RECIPES)}) if dest == "recipe" else meta["choices"]
-            parser.add_argument(flag, choices=choices, help=meta["help"], **common)
-        elif flag:
-            parser.add_argument(flag, type=str if kind == "str" else _flag_type(f),
-                                help=meta["help"], **common)
+        choices = recipes if dest == "recipe" else meta["choices"]
+        shown = f.default not in (None, True, False) and dest != "recipe"
+        help_text = meta["help"] + (f" (default {f.default})" if shown else "")
+        common = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text.replace("%", "%%")}
+        if not flag:
+            pass
+        elif kind == "bool":
+            parser.add_argument(flag, action="store_true", **common)
+        elif choices:
+            parser.add_argument(flag, choices=choices, **common)
+        else:
+            parser.add_argument(flag, type=str if kind == "str" else _flag_type(f), **common)
         if meta["negative"]:
-            value = None if meta["none"] else False
-            parser.add_argument(meta["negative"], action="store_const", const=value,
-                                help=meta["none"] or None, **common)
+            parser.add_argument(meta["negative"], action="store_const",
+                                const=False if kind == "bool" else None,
+                                **{**common, "help": meta["negative_help"] or None})
 
 
 def given_settings(args: argparse.Namespace) -> dict:
