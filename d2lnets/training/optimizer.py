@@ -4,15 +4,16 @@ MXNet 1.9.1's fused ``nag_mom_update`` gives different weights from run to run
 under its threaded engine: the LeNet-BN fast recipe on the sample, at one
 OpenMP thread, ended with 3 distinct losses in 6 runs, with or without
 checkpoints, and with a fourth under ``NaiveEngine``. SGD with momentum
-(``sgd_mom_update``, fused too) always repeats. The same Nesterov update, made
-of in-place NDArray operations whose writes the engine orders, repeats bit for
-bit and gives the ``NaiveEngine`` figure under either engine
-(``tests/test_optimizer.py`` runs it several times and compares).
+(``sgd_mom_update``, fused too) always repeats. So the Nesterov step is made
+of it and two more operations whose writes the engine orders; it repeats bit
+for bit (``tests/test_optimizer.py`` runs it several times and compares) and
+costs 3-8% more per step than the fused op (``python bench/optimizer.py``).
 
 The update is MXNet's NAG, with ``g = rescale_grad * grad + wd * weight``::
 
     mom = momentum * mom - lr * g
     weight = weight + momentum * mom - lr * g
+          = (weight + mom) + momentum * (mom - mom before)   # sgd_mom_update, then one add
 """
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ class NesterovSGD(NAG):
             super()._update_impl(index, weight, grad, state, multi_precision)
             return
         self._update_count(index)
-        lr, wd, mu = self._get_lr(index), self._get_wd(index), self.momentum
-        g = grad * self.rescale_grad
+        kwargs = {"lr": self._get_lr(index), "wd": self._get_wd(index), "momentum": self.momentum,
+                  "rescale_grad": self.rescale_grad}
         if self.clip_gradient:
-            g = nd.clip(g, -self.clip_gradient, self.clip_gradient)
-        if wd:
-            g += wd * weight
-        state *= mu
-        state -= lr * g
-        weight += mu * state - lr * g
+            kwargs["clip_gradient"] = self.clip_gradient
+        before = state.copy()
+        # SGD momentum (repeats): mom = mu * mom - lr * g; weight += mom
+        nd.sgd_mom_update(weight, grad, state, out=weight, **kwargs)
+        # Nesterov: weight + mu * mom - lr * g = (weight + mom) + mu * (mom - mom before)
+        weight += (state - before) * self.momentum
