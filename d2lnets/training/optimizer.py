@@ -5,9 +5,10 @@ under its threaded engine: the LeNet-BN fast recipe on the sample, at one
 OpenMP thread, ended with 3 distinct losses in 6 runs, with or without
 checkpoints, and with a fourth under ``NaiveEngine``. SGD with momentum
 (``sgd_mom_update``, fused too) always repeats. So the Nesterov step is made
-of it and two more operations whose writes the engine orders; it repeats bit
+of it and four small operations whose writes the engine orders; it repeats bit
 for bit (``tests/test_optimizer.py`` runs it several times and compares) and
-costs 3-8% more per step than the fused op (``python bench/optimizer.py``).
+costs 3-13% more per step than the fused op (``python bench/optimizer.py``: LeNet-BN
+8-13%, the fast recipe's ResNet-18 3-9%, two runs on a noisy 2-core machine).
 
 The update is MXNet's NAG, with ``g = rescale_grad * grad + wd * weight``::
 
