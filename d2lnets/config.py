@@ -5,7 +5,7 @@ command-line flags are generated from them (``cli/train.py``), the library's
 ``train_recipe(**given)`` checks by them, and a checkpoint stores the whole
 object with the names the user set. Layers are ``dataclasses.replace``: the
 book's settings for the model, then the recipe's, then a resumed run's, then
-the user's (:meth:`RunConfig.layered`). Adding a setting is one field here
+the user's (``recipes.layered``). Adding a setting is one field here
 and its use where it acts.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["RunConfig", "setting", "check_value", "check_names", "expected", "SETTINGS",
+__all__ = ["RunConfig", "setting", "kind_of", "check_value", "check_names", "expected", "SETTINGS",
            "SCHEDULES", "OPTIMIZERS", "MAX_SIDE"]
 
 #: learning-rate schedules the loop knows
@@ -117,13 +117,18 @@ def check_names(given: dict) -> None:
             raise UsageError(f"unknown setting {name!r}{hint}")
 
 
+def kind_of(f: Any) -> str:
+    """A field's type without ``| None``: "int", "float", "str" or "bool"."""
+    return str(f.type).split(" |")[0]
+
+
 def expected(f: Any, value: Any) -> str | None:
     """What a valid value of field ``f`` is, if ``value`` is not one ("a positive
     integer (at most 512)"); None when it is."""
     meta = f.metadata
     if value is None and "None" in str(f.type):
         return None
-    kind = str(f.type).split(" |")[0]
+    kind = kind_of(f)
     if kind == "bool":
         return None if isinstance(value, bool) else "True or False"
     if kind == "str":

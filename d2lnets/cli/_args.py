@@ -5,12 +5,13 @@ import argparse
 import math
 from typing import Any, Callable
 
+from ..config import MAX_SIDE
 from ..devices import parse_ctx
 from ..errors import UsageError
 from ..models import model_info
 
-__all__ = ["out_folder", "number", "positive_int", "non_negative_int", "positive_float",
-           "non_negative_float", "model_name", "context"]
+__all__ = ["out_folder", "number", "positive_int", "positive_float", "image_side",
+           "class_count", "model_name", "context"]
 
 
 def out_folder(text: str) -> str:
@@ -37,9 +38,12 @@ def number(cast: type, low: float, inclusive: bool, what: str,
 
 
 positive_int = number(int, 1, True, "a positive integer")
-non_negative_int = number(int, 0, True, "an integer >= 0")
 positive_float = number(float, 0.0, False, "a positive finite number")
-non_negative_float = number(float, 0.0, True, "a finite number >= 0")
+#: an image side (summary, export), bounded as RunConfig's resize
+image_side = number(int, 1, True, f"a positive integer (an image side, at most {MAX_SIDE})",
+                    MAX_SIDE)
+#: a number of classes: each one is a row of the last layer's weights
+class_count = number(int, 1, True, "a positive integer", 100_000)
 
 
 def model_name(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..export import export_model, load_weights
 from ..models import model_info
-from ._args import model_name, positive_int
+from ._args import class_count, image_side, model_name
 
 __all__ = ["add_parser"]
 
@@ -19,9 +19,9 @@ def add_parser(sub: Any) -> None:
                    help="a .params file, a checkpoint folder or a run folder (--out of train)")
     p.add_argument("--out", required=True, help="folder to write to")
     p.add_argument("--onnx", action="store_true", help="also write NAME.onnx (dynamic batch)")
-    p.add_argument("--resize", type=positive_int,
+    p.add_argument("--resize", type=image_side,
                    help="image side the model takes (default: its training size)")
-    p.add_argument("--classes", type=positive_int, default=10)
+    p.add_argument("--classes", type=class_count, default=10)
     p.set_defaults(handler=run_export)
 
 

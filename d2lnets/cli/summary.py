@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import MAX_SIDE
 from ..models import model_info
 from ..summary import summary
-from ._args import model_name, number
+from ._args import class_count, image_side, model_name, number
 
 __all__ = ["add_parser"]
 
@@ -15,13 +14,11 @@ __all__ = ["add_parser"]
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("summary", help="print a model's layer table")
     s.add_argument("model", type=model_name)
-    side = number(int, 1, True, f"a positive integer (an image side, at most {MAX_SIDE})", MAX_SIDE)
-    s.add_argument("--resize", type=side, help="image side (default: the model's)")
+    s.add_argument("--resize", type=image_side, help="image side (default: the model's)")
     s.add_argument("--channels", type=number(int, 1, True, "a positive integer", 64), default=1)
     s.add_argument("--batch-size", type=number(int, 1, True, "a positive integer", 60_000),
                    default=1)
-    s.add_argument("--classes", type=number(int, 1, True, "a positive integer", 100_000),
-                   default=10)
+    s.add_argument("--classes", type=class_count, default=10)
     s.set_defaults(handler=run_summary)
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import resolve_checkpoint
-from ..config import SETTINGS, RunConfig, expected
+from ..config import SETTINGS, RunConfig, expected, kind_of
 from ..devices import parse_ctx
 from ..recipes import RECIPES
-from ..threads import BAD_SETTING
 from ..training.run import train_run
 from ..training.signals import StopRequest
 from ._args import context, model_name, number, out_folder
@@ -28,7 +27,7 @@ __all__ = ["add_parser", "add_setting_flags", "given_settings"]
 
 def _flag_type(f: Any) -> Any:
     """An argparse type for a number field, checked by the field's own bounds."""
-    cast = int if str(f.type).startswith("int") else float
+    cast = int if kind_of(f) == "int" else float
 
     def parse(text: str) -> Any:
         try:
@@ -50,7 +49,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(RunConfig):
         meta, dest = f.metadata, f.name
         flag = meta["flag"] if meta["flag"] != "" else "--" + dest.replace("_", "-")
-        kind = str(f.type).split(" |")[0]
+        kind = kind_of(f)
         choices = recipes if dest == "recipe" else meta["choices"]
         shown = f.default not in (None, True, False) and dest != "recipe"
         help_text = meta["help"] + (f" (default {f.default})" if shown else "")
@@ -107,12 +106,10 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path | None]:
 
 def run_train(args: argparse.Namespace) -> int:
     with StopRequest() as stop:  # from the start: Ctrl-C always means 130, never a traceback
-        if BAD_SETTING:
-            note(f"note: {BAD_SETTING}")
         out, ckpt = _folders(args)
-        trained = train_run(args.model, None, given_settings(args), ctx=parse_ctx(args.ctx),
-                            out=out, resume=ckpt, note=note, progress=args.progress,
-                            kvstore=args.kvstore, stop=stop, target_acc=args.target_acc)
-        if trained is not None and (out / "history.jsonl").exists():
+        train_run(args.model, None, given_settings(args), ctx=parse_ctx(args.ctx), out=out,
+                  resume=ckpt, note=note, progress=args.progress, kvstore=args.kvstore, stop=stop,
+                  target_acc=args.target_acc)
+        if (out / "history.jsonl").exists():
             note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
     return 0
