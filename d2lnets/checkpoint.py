@@ -249,11 +249,13 @@ def _load_optimizer(path: Path, trainer: Any, meta: dict) -> None:
                               f"resume with the same optimizer and model") from None
 
 
-def load_checkpoint(path: str | os.PathLike, net: Any, trainer: Any, ctx: Any = None) -> dict:
+def load_checkpoint(path: str | os.PathLike, net: Any, trainer: Any, ctx: Any = None,
+                    meta: dict | None = None) -> dict:
     """Load a checkpoint folder (or the newest one in a run folder) into
-    ``net`` and ``trainer`` (None: parameters only); return its metadata."""
+    ``net`` and ``trainer`` (None: parameters only); return its metadata.
+    ``meta``: what :func:`read_meta` gave the caller for ``path`` (not read again)."""
     path = resolve_checkpoint(path)
-    meta = read_meta(path)
+    meta = dict(meta) if meta is not None else read_meta(path)
     _load_params(path, net, ctx)
     if trainer is not None:
         _load_optimizer(path, trainer, meta)

@@ -82,7 +82,7 @@ def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterab
         raise UsageError(f"cannot resume {where} with {said}: in the middle of an epoch that "
                          f"would train on other batches than the interrupted run. Resume with "
                          f"the run's values, or change them at the start of a new run.")
-    load_checkpoint(ckpt, net, trainer, ctx=ctxs)
+    load_checkpoint(ckpt, net, trainer, ctx=ctxs, meta=meta)
     if log:
         log(f"resuming from {ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})")
     seed = meta.get("seed")
