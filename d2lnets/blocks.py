@@ -17,7 +17,7 @@ from .hybrid import HybridBlock, HybridSequential, request_state_update
 
 __all__ = [
     "batch_norm", "BatchNorm", "gluon_batch_norm", "NormLayer",
-    "Residual", "Bottleneck", "resnet_block",
+    "Residual", "Bottleneck", "PreActResidual", "resnet_block",
     "conv_block", "DenseBlock", "Transition", "transition_block",
 ]
 
@@ -244,6 +244,28 @@ class Bottleneck(HybridBlock):
         if self.shortcut is not None:
             X = self.shortcut(X)
         return F.relu(Y + X)
+
+
+class PreActResidual(HybridBlock):
+    """The later ResNet's block (He et al. 2016, "Identity mappings"): "BN, ReLU,
+    conv" twice, and the input added unchanged, so no ReLU follows the sum.
+    The 1x1 projection, when there is one, takes the first BN and ReLU's output."""
+
+    def __init__(self, num_channels: int, use_1x1conv: bool = False, strides: int = 1,
+                 norm_layer: NormLayer = gluon_batch_norm, conv_bias: bool = True,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.bn1 = norm_layer(0, 4)
+            self.conv1 = _conv(num_channels, 3, strides, 1, conv_bias)
+            self.bn2 = norm_layer(num_channels, 4)
+            self.conv2 = _conv(num_channels, 3, 1, 1, conv_bias)
+            self.conv3 = _conv(num_channels, 1, strides, 0, conv_bias) if use_1x1conv else None
+
+    def hybrid_forward(self, F: Any, X: Any) -> Any:
+        A = F.relu(self.bn1(X))
+        Y = self.conv2(F.relu(self.bn2(self.conv1(A))))
+        return Y + (self.conv3(A) if self.conv3 is not None else X)
 
 
 def _shortcut(channels: int, strides: int, use_1x1conv: bool, norm_layer: NormLayer,

@@ -50,7 +50,6 @@ class RunConfig:
     model: str | None = setting(None, "the registered model", flag=None)
     recipe: str = setting("book", "book (the chapter's settings, default) or fast (the book's "
                           "accuracy in minutes on a CPU); see docs/recipes.md")
-    arch: str | None = setting(None, "the network a recipe trains instead", flag=None)
     lr: float | None = setting(None, "learning rate: the constant rate, or the peak of a "
                                "schedule (with --resume: the peak for the rest of the run)",
                                0.0, 1e38, what="a positive finite number", open_low=True)

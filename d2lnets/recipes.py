@@ -22,7 +22,7 @@ from .errors import UsageError
 from .models import model_info
 
 __all__ = ["Recipe", "RECIPES", "OPTIMIZERS", "register_recipe", "get_recipe", "recipe_names",
-           "layered", "BOOK_MINUTES"]
+           "layered", "describe", "BOOK_MINUTES"]
 
 #: the book's recipe on a 2-core CPU, minutes (bench/results/fidelity/)
 BOOK_MINUTES = {"lenet-bn": 0.5, "lenet-bn-scratch": 2.2, "resnet18": 59.0, "densenet": 32.0}
@@ -91,6 +91,28 @@ def layered(model: str, recipe: str | None = None, stored: dict | None = None,
     return replace(config, **given)
 
 
+def describe(model: str, recipe: str = "book") -> str:
+    """What ``recipe`` does to ``model``, in words, from its settings alone
+    (the notebooks say this, so it cannot drift from the table)."""
+    c = layered(model, recipe)
+    parts = [f"{model_info(model).cli_name}, {c.epochs} epochs of batch {c.batch_size} at "
+             f"{c.resize or 28}x{c.resize or 28}"]
+    opt = "Nesterov SGD" if c.optimizer == "nag" else "SGD"
+    opt += f", momentum {c.momentum:g}" if c.momentum else ""
+    parts.append(opt + (f", weight decay {c.wd:g}" if c.wd else ""))
+    sched = {"constant": "constant", "linear": "decaying in a straight line to 0",
+             "cosine": "decaying along a cosine to 0"}[c.schedule]
+    warm = f"warmed up over {c.warmup:g} epoch, then " if c.warmup else ""
+    parts.append(f"learning rate {c.lr:g}, {warm}{sched}")
+    extras = [f"shifts of up to {c.shift} pixels" if c.shift else "",
+              "mirrored training images" if c.flip else "",
+              f"label smoothing {c.label_smoothing:g}" if c.label_smoothing else "",
+              "mirrored test images averaged in" if c.tta_flip else ""]
+    extras = [e for e in extras if e]
+    parts.append(", ".join(extras) if extras else "no augmentation")
+    return "; ".join(parts)
+
+
 # ------------------------------------------------------------- the fast recipes
 #: shared by the fast recipes: Nesterov SGD, weight decay, a short warm-up and a
 #: straight-line decay to 0 (the one-cycle triangle), at 28x28 or close to it
@@ -98,8 +120,17 @@ _FAST = {"optimizer": "nag", "momentum": 0.9, "wd": 5e-4, "schedule": "linear", 
 
 register_recipe(Recipe("lenet-bn", "fast", {**_FAST, "lr": 0.4, "epochs": 3}, 0.3,
                        "the book's LeNet-BN, 3 epochs: 0.889"))
-register_recipe(Recipe("resnet18", "fast", {**_FAST, "lr": 0.05, "epochs": 3, "resize": None,
-                                            "arch": "resnet18-small"}, 4.0,
-                       "ResNet-18 at 28x28 (3x3 stem, half width), 3 epochs: 0.918"))
+register_recipe(Recipe("resnet18", "fast", {**_FAST, "lr": 0.05, "epochs": 3, "resize": None},
+                       4.0, "the book's ResNet-18 at 28x28, 3 epochs"))
+register_recipe(Recipe("resnet18-small", "fast", {**_FAST, "lr": 0.05, "epochs": 3}, 4.0,
+                       "ResNet-18 with a 3x3 stem and half the width at 28x28, 3 epochs: 0.918"))
 register_recipe(Recipe("densenet", "fast", {**_FAST, "lr": 0.1, "epochs": 4, "resize": 32}, 3.5,
                        "the book's DenseNet at 32x32, 4 epochs: 0.916"))
+
+# ------------------------------------------------------------- the long recipes
+#: beyond the book: longer runs where augmentation and label smoothing pay
+register_recipe(Recipe("resnet18-small", "long", {**_FAST, "lr": 0.1, "epochs": 18, "shift": 2,
+                                                  "flip": True, "tta_flip": True,
+                                                  "label_smoothing": 0.1}, 27.0,
+                       "ResNet-18, 3x3 stem, half width, 18 epochs with shifts, mirrors and "
+                       "label smoothing"))

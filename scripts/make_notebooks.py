@@ -13,6 +13,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from d2lnets.exercises import list_exercises
+from d2lnets.recipes import describe, get_recipe, recipe_names
+
 OUT = Path(__file__).resolve().parent.parent / "notebooks"
 
 COLAB = '''# On Colab only: MXNet 1.9.1 and d2lnets, leaving Colab's numpy 2 as it is (MXNet's own
@@ -49,13 +52,29 @@ CURVES = '''%matplotlib inline
 d2l.plot_history(history);'''
 
 
+#: a notebook's network and its family members whose recipes it also offers
+FAMILY = {"resnet18": ("resnet18", "resnet18-small"), "densenet": ("densenet",)}
+
+
+def recipe_options(model: str) -> dict[str, tuple[str, str]]:
+    """Recipe name -> (model, recipe): the network's own recipes, then the names
+    only a family member has (ResNet-18's ``long`` is ``resnet18-small``'s)."""
+    options: dict[str, tuple[str, str]] = {}
+    for member in FAMILY.get(model, (model,)):
+        for name in recipe_names(member):
+            options.setdefault(name, (member, name))
+    return options
+
+
 def recipe_choice(model: str) -> str:
-    """The recipe variable: fast on a CPU, the book's on a GPU, with times."""
-    return f'''# "fast" reaches the book's accuracy in minutes on a CPU; "book" is the chapter's own settings
+    """The recipe variable: fast on a CPU, the book's on a GPU, each said in words."""
+    return f'''# "book" is the chapter's own settings; "fast" reaches the book's accuracy in minutes on a
+# CPU; "long", where there is one, goes beyond it. Each is (network, recipe):
+RECIPES = {recipe_options(model)!r}
 RECIPE = "fast" if ctx.device_type == "cpu" else "book"
-for name in d2l.recipes.recipe_names("{model}"):
-    r = d2l.recipes.get_recipe("{model}", name)
-    print(f"{{name:>5}}: about {{r.minutes:g}} min on a 2-core CPU ({{r.doc}})")
+for name, (model, recipe) in RECIPES.items():
+    minutes = d2l.recipes.get_recipe(model, recipe).minutes
+    print(f"{{name:>5}}: about {{minutes:g}} min on a 2-core CPU: {{d2l.recipes.describe(model, recipe)}}")
 print("this notebook trains with RECIPE =", repr(RECIPE))
 histories = {{}}  # recipe -> its history, for the plot of both'''
 
@@ -67,9 +86,42 @@ def recipe_train_cell(model: str, lr: float, resize: int | None) -> str:
 {book}
 else:
     quick = dict(data="sample", epochs=1, batch_size=64) if QUICK else {{}}
-    run = d2l.train_recipe("{model}", RECIPE, ctx, **quick)
+    run = d2l.train_recipe(*RECIPES[RECIPE], ctx, **quick)
     net, test_iter, history = run.net, run.test_iter, run.history
 histories[RECIPE] = history'''
+
+
+def training_text(model: str) -> str:
+    """What each recipe does, in the recipe's own words (``recipes.describe``)."""
+    lines = [f"- `{name}` (about {get_recipe(*pair).minutes:g} min on a 2-core CPU): "
+             f"{describe(*pair)}" for name, pair in recipe_options(model).items()]
+    return "## 训练模型 (Training)\n\n" + "\n".join(lines)
+
+
+def exercise_cells(section: str) -> list:
+    """The section's exercises, each run by the same code as `d2lnets exercise run`."""
+    cells = [new_markdown_cell(
+        "## 练习 (Exercises), answered by experiment\n\nEach cell runs "
+        "`d2lnets exercise run NAME` (d2lnets/exercises/): a table, a figure and the answer; "
+        "the minutes are its default run on a 2-core CPU, seconds with D2LNETS_QUICK=1. "
+        "All answers with their figures: docs/exercises.md."),
+        new_code_cell(EXERCISE)]
+    for ex in list_exercises(section):
+        cells.append(new_markdown_cell(f"**{ex.number}. `{ex.name}`** (about {ex.minutes:g} min)"
+                                       f": {ex.question}"))
+        cells.append(new_code_cell(f'exercise("{ex.name}")'))
+    return cells
+
+
+EXERCISE = '''from IPython.display import Image, Markdown, display
+from d2lnets.exercises import run_exercise
+
+def exercise(name):
+    out = os.path.join("runs", "exercises", name)
+    result = run_exercise(name, out, quick=QUICK, ctx=ctx, log=print)
+    display(Markdown(result.table() + "\\n\\n" + result.answer))
+    if os.path.exists(os.path.join(out, "figure.png")):
+        display(Image(os.path.join(out, "figure.png")))'''
 
 
 BOTH = '''# to compare: set RECIPE = "book" (or "fast") in a new cell, run the training cell again,
@@ -138,37 +190,7 @@ d2l.summary(net, (1, 1, 28, 28));'''),
         new_code_cell(CURVES),
         new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
         new_code_cell(PREDICT),
-        new_markdown_cell("## 练习 (Exercises)\n\n"
-                          "1. 把批量归一化放在激活函数之后 (BN after the activation instead of "
-                          "before). 2. 固定拉伸和偏移参数 (gamma and beta frozen with "
-                          "`grad_req='null'`). Short runs on the sample, same seed:"),
-        new_code_cell('''def lenet_variant(bn_after_activation):
-    def block(layer):  # a conv or dense layer with its BN and sigmoid, in either order
-        bn, act = nn.BatchNorm(), nn.Activation("sigmoid")
-        return [layer, act, bn] if bn_after_activation else [layer, bn, act]
-    net = nn.HybridSequential()
-    net.add(*block(nn.Conv2D(6, 5)), nn.MaxPool2D(2, 2), *block(nn.Conv2D(16, 5)),
-            nn.MaxPool2D(2, 2), *block(nn.Dense(120)), *block(nn.Dense(84)), nn.Dense(10))
-    return net
-
-def short_run(net, epochs=2):
-    train_iter, test_iter = d2l.load_data_fashion_mnist(64, root="sample")
-    net.initialize(init.Xavier(), ctx=ctx, force_reinit=True)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.3})
-    h = d2l.train(net, train_iter, test_iter, trainer, ctx, 1 if QUICK else epochs, log=None, seed=0)
-    return round(h.epochs[-1]["train_acc"], 3), round(h.epochs[-1]["test_acc"], 3)
-
-d2l.set_seed(0)
-print("BN before activation (train acc, test acc):", short_run(lenet_variant(False)))
-d2l.set_seed(0)
-print("BN after activation  (train acc, test acc):", short_run(lenet_variant(True)))'''),
-        new_code_cell('''d2l.set_seed(0)
-frozen = d2l.lenet_bn()
-frozen.initialize(init.Xavier(), ctx=ctx)
-frozen(nd.zeros((2, 1, 28, 28), ctx=ctx))
-for name, p in frozen.collect_params(".*(gamma|beta)").items():
-    p.grad_req = "null"
-print("gamma, beta frozen (train acc, test acc):", short_run(frozen))'''),
+        *exercise_cells("batch-norm"),
     ]
 
 
@@ -201,21 +223,14 @@ X = nd.random.uniform(shape=(1, 1, 224, 224))
 for layer in net:
     X = layer(X)
     print(layer.name, "output shape:\\t", X.shape)'''),
-        new_markdown_cell("## 训练模型 (Training): lr 0.05, images resized to 96x96 "
-                          "with the book's recipe; the fast recipe trains the same network at "
-                          "28x28 with momentum, a decaying learning rate and augmentation"),
+        new_markdown_cell(training_text("resnet18")),
         new_code_cell(recipe_choice("resnet18")),
         new_code_cell(recipe_train_cell("resnet18", 0.05, 96)),
         new_code_cell(CURVES),
         new_code_cell(BOTH),
         new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
         new_code_cell(PREDICT),
-        new_markdown_cell("## 练习 (Exercises)\n\n"
-                          "ResNet-18 与 ResNet-152 的参数量 (parameters of ResNet-18 against "
-                          "ResNet-152; ResNet-152 uses bottleneck blocks):"),
-        new_code_cell('''for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
-    s = d2l.summary(d2l.get_model(name), (1, 1, 224, 224), print_fn=None)
-    print(f"{name:<10} {s.total_params:>12,} parameters {s.total_macs / 1e9:8.2f} G mult-adds")'''),
+        *exercise_cells("resnet"),
     ]
 
 
@@ -247,20 +262,14 @@ blk(Y).shape'''),
                           "pooling and a dense layer:"),
         new_code_cell('''net = d2l.densenet()
 d2l.summary(net, (1, 1, 96, 96));'''),
-        new_markdown_cell("## 训练模型 (Training): lr 0.1, images resized to 96x96 "
-                          "with the book's recipe; the fast recipe trains the same network at "
-                          "28x28 with momentum, a decaying learning rate and augmentation"),
+        new_markdown_cell(training_text("densenet")),
         new_code_cell(recipe_choice("densenet")),
         new_code_cell(recipe_train_cell("densenet", 0.1, 96)),
         new_code_cell(CURVES),
         new_code_cell(BOTH),
         new_markdown_cell("## 预测 (Predictions): true label above, predicted below"),
         new_code_cell(PREDICT),
-        new_markdown_cell("## 练习 (Exercises)\n\nDenseNet 与 ResNet 的参数量 (parameters of "
-                          "DenseNet against ResNet, at the same input):"),
-        new_code_cell('''for name in ("densenet", "resnet18", "densenet121", "resnet50"):
-    s = d2l.summary(d2l.get_model(name), (1, 1, 96, 96), print_fn=None)
-    print(f"{name:<12} {s.total_params:>12,} parameters {s.total_macs / 1e9:8.2f} G mult-adds")'''),
+        *exercise_cells("densenet"),
     ]
 
 

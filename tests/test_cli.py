@@ -1,6 +1,7 @@
 """The d2lnets command: a smoke run, the summary, and bad arguments (exit 2, no traceback)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -144,6 +145,10 @@ def test_target_acc_stops_the_command(tmp_path):
     assert r.returncode == 0, r.stderr
     epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch ")]
     assert 1 <= len(epochs) < 20 and "reached test acc" in r.stdout
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("reached test acc"))
+    m = re.search(r": ([\d.]+) s after training began, ([\d.]+) s after the command started", line)
+    # the command started before training (import, data), and less than a minute ago
+    assert m and 0 < float(m[1]) < float(m[2]) < 60, line
     rows = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert rows[-1]["test_acc"] >= 0.6 and all(row["test_acc"] < 0.6 for row in rows[:-1])
 

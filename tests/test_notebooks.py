@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from d2lnets.exercises import list_exercises
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -37,3 +39,5 @@ def test_runs_in_quick_mode(path, monkeypatch):
     assert "training on" in text and "epoch 1, loss" in text
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
     assert len(images) >= 2  # the curves and the predictions
+    answers = [o for o in outputs if o.output_type == "display_data" and "text/markdown" in o.data]
+    assert len(answers) == len(list_exercises(path.stem))  # every exercise answered

@@ -15,9 +15,29 @@ FAST = sorted(m for m, name in R.RECIPES if name == "fast")
 
 
 def test_the_three_chapter_models_have_a_fast_recipe():
-    assert FAST == ["densenet", "lenet-bn", "resnet18"]
+    assert {"densenet", "lenet-bn", "resnet18"} <= set(FAST)
     assert R.recipe_names("resnet18") == ["book", "fast"]
+    assert R.recipe_names("resnet18-small") == ["book", "fast", "long"]
     assert R.recipe_names("resnet34") == ["book"]
+
+
+def test_fast_resnet18_trains_the_chapters_network():
+    """The network named on the command line, with its registry parameter count."""
+    run = d2l.train_recipe("resnet18", "fast", data="sample", epochs=1, subset=256, log=None)
+    counted = sum(p.data().size for p in run.net.collect_params().values()
+                  if p.grad_req != "null")
+    assert counted == model_info("resnet18").num_params == 11_178_378
+    assert run.config.resize is None  # at 28x28
+
+
+def test_describe_says_what_the_settings_do():
+    assert R.describe("resnet18", "book") == ("resnet18, 5 epochs of batch 256 at 96x96; SGD; "
+                                              "learning rate 0.05, constant; no augmentation")
+    long = R.describe("resnet18-small", "long")
+    settings = R.get_recipe("resnet18-small", "long").settings
+    assert f"{settings['epochs']} epochs" in long and f"learning rate {settings['lr']:g}" in long
+    assert "Nesterov SGD, momentum 0.9" in long and "straight line" in long
+    assert f"shifts of up to {settings['shift']} pixels" in long and "mirrored test" in long
 
 
 def test_a_recipe_registered_twice_or_with_an_unknown_setting_is_refused():

@@ -25,12 +25,12 @@ from . import _parser, doctor
 from ._parser import note
 
 if MXNET_PROBLEM is None:  # else only doctor can run, to say what is wrong
-    from . import export, launch, models, summary, train
+    from . import exercise, export, launch, models, summary, train
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, models, export, launch,
-                                                         doctor)
+COMMANDS = (doctor,) if MXNET_PROBLEM is not None else (train, summary, models, exercise, export,
+                                                         launch, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -181,10 +181,12 @@ def train_run(model: str, recipe: str | None = None, given: dict | None = None, 
               ctx: Any = None, out: str | os.PathLike | None = None,
               resume: str | os.PathLike | bool | None = None, log: Log | None = print,
               note: Log | None = None, progress: bool | None = None, kvstore: str | None = None,
-              stop: StopRequest | None = None, target_acc: float | None = None) -> Trained:
+              stop: StopRequest | None = None, target_acc: float | None = None,
+              build: Callable[[], Any] | None = None) -> Trained:
     """Train ``model`` with ``recipe`` and the settings in ``given`` (checked
     against :class:`RunConfig`); ``resume`` continues a run (its settings are
-    kept unless ``given`` changes them); ``note`` gets the banner and notes."""
+    kept unless ``given`` changes them); ``note`` gets the banner and notes.
+    ``build`` makes a variant of ``model`` to train in its place (the exercises)."""
     given = dict(given or {})
     check_names(given)
     ckpt = resolve_checkpoint(out if resume is True else resume) if resume else None
@@ -201,7 +203,7 @@ def train_run(model: str, recipe: str | None = None, given: dict | None = None, 
         subset=config.subset, verify=config.verify, augment=Augment(config.shift, config.flip))
     if workers.count > 1:
         train_iter.shard(workers.rank, workers.count)
-    net = _build_net(config, ctxs)
+    net = _build_net(config, ctxs, build or model_info(config.model).builder)
     trainer = _trainer(config, net, workers.trainer_kwargs())
     if note:
         note(_banner(config, train_iter, out, workers))
@@ -212,17 +214,16 @@ def train_run(model: str, recipe: str | None = None, given: dict | None = None, 
     return Trained(net, history, train_iter, test_iter, config)
 
 
-def _build_net(config: RunConfig, ctxs: list) -> Any:
+def _build_net(config: RunConfig, ctxs: list, build: Callable[[], Any]) -> Any:
     if config.seed is not None:
         set_seed(config.seed)
-    net = model_info(config.arch or config.model).builder()
+    net = build()
     net.initialize(init.Xavier(), ctx=ctxs)
     return net
 
 
 def _banner(config: RunConfig, train_iter: Any, out: Any, workers: Workers) -> str:
-    arch = f" as {config.arch}" if config.arch else ""
-    return (f"d2lnets: {config.model} ({config.recipe} recipe{arch}), lr {config.lr}, batch "
+    return (f"d2lnets: {config.model} ({config.recipe} recipe), lr {config.lr}, batch "
             f"{config.batch_size}, {config.epochs} epochs, resize {config.resize or 28}, "
             f"{train_iter.num_examples} training images, seed {config.seed}, data "
             f"{train_iter.source}, out {out}, {config.threads or 'default'} OpenMP threads"

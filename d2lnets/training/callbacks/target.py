@@ -1,6 +1,7 @@
 """``TargetAccuracy``: stop as soon as the test accuracy reaches a target."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
@@ -9,9 +10,22 @@ from .base import Callback
 __all__ = ["TargetAccuracy"]
 
 
+def process_seconds() -> float | None:
+    """Seconds since this process started (the command, as a reader times it);
+    None where /proc cannot say."""
+    try:
+        with open("/proc/self/stat") as f:  # field 22: start time in clock ticks after boot
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            return float(f.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class TargetAccuracy(Callback):
     """Ends the run after the first epoch whose test accuracy is at least
-    ``target``, and reports the wall-clock seconds since training began."""
+    ``target``, and reports the seconds since training began and since the
+    command started (the time-to-accuracy tables count from there)."""
 
     def __init__(self, target: float, log: Callable[[str], None] | None = print):
         self.target, self.log = float(target), log
@@ -26,5 +40,7 @@ class TargetAccuracy(Callback):
             self.reached = (row["epoch"], time.time() - self.started)
             run.stop_training = True
             if self.log:
+                since = process_seconds()
+                command = f", {since:.1f} s after the command started" if since else ""
                 self.log(f"reached test acc {row['test_acc']:.3f} >= {self.target:g} in epoch "
-                         f"{row['epoch']}, {self.reached[1]:.1f} sec after training began")
+                         f"{row['epoch']}: {self.reached[1]:.1f} s after training began{command}")

@@ -1,0 +1,92 @@
+"""Every exercise at its default settings, timed as a reader runs it, and
+docs/exercises.md written from the results.
+
+    python bench/exercises.py run [NAME ...]    # all by default; bench/results/exercises/NAME/
+    python bench/exercises.py doc               # docs/exercises.md from those folders
+
+``run`` starts ``d2lnets exercise run NAME`` in a fresh process (import and data
+count) and records its wall time and the machine's load beside the result.
+Evidence, not tests: the answers' figures are what this machine measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "exercises"
+DOC = ROOT / "docs" / "exercises.md"
+sys.path.insert(0, str(ROOT))
+
+HEAD = """# The chapter's exercises, answered by experiment
+
+Each exercise at the end of the chapter's three sections (d2l-zh 1.0) is an experiment:
+
+```sh
+d2lnets exercise list
+d2lnets exercise run bn-bias            # default: 3 seeds per variant; --seeds N, --quick
+```
+
+A run writes `runs/exercises/NAME/` (`result.json`, `answer.md`, `figure.png` where a
+picture helps) and prints the table and the answer. The notebooks end with their section's
+exercises, calling the same code (`D2LNETS_QUICK=1`: seconds, on the shipped sample; CI runs
+them so). Accuracy comparisons give the median and range over seeds and say "no difference"
+when the ranges overlap. The code: `d2lnets/exercises/` (one module per section); the facts
+each one rests on are tested whatever the seed: `tests/test_exercises*.py`.
+
+Below, every answer as measured here (2-core CPU, MXNet 1.9.1, `python bench/exercises.py
+run`), with its wall time from the command to the end.
+"""
+
+
+def run(names: list[str]) -> None:
+    from d2lnets.exercises import list_exercises
+    for name in names or [e.name for e in list_exercises()]:
+        out = RESULTS / name
+        load = os.getloadavg()[0]
+        start = time.time()
+        r = subprocess.run([sys.executable, "-m", "d2lnets", "exercise", "run", name, "--out",
+                            str(out)], capture_output=True, text=True)
+        wall = time.time() - start
+        if r.returncode:
+            sys.exit(f"{name} failed ({r.returncode}): {r.stderr[-2000:]}")
+        (out / "wall.json").write_text(json.dumps(
+            {"seconds": round(wall, 1), "load_before": round(load, 2),
+             "load_after": round(os.getloadavg()[0], 2)}) + "\n")
+        print(f"{name}: {wall:.0f} s", flush=True)
+
+
+def doc() -> None:
+    from d2lnets.exercises import list_exercises
+    parts = [HEAD, "| # | exercise | command | wall time here |", "|---|---|---|---|"]
+    bodies = []
+    for ex in list_exercises():
+        folder = RESULTS / ex.name
+        wall = json.loads((folder / "wall.json").read_text())["seconds"]
+        parts.append(f"| {ex.number} | {ex.question} | `d2lnets exercise run {ex.name}` | "
+                     f"{wall / 60:.1f} min |")
+        answer = (folder / "answer.md").read_text().replace(
+            "](figure.png)", f"](../bench/results/exercises/{ex.name}/figure.png)")
+        answer = answer.replace(f"# Exercise {ex.number}", f"## Exercise {ex.number}", 1)
+        bodies.append(answer.strip() + f"\n\nCommand: `d2lnets exercise run {ex.name}` "
+                      f"({wall / 60:.1f} min here).")
+    DOC.write_text("\n".join(parts) + "\n\n" + "\n\n".join(bodies) + "\n")
+    print(f"wrote {DOC}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run").add_argument("names", nargs="*")
+    sub.add_parser("doc")
+    args = p.parse_args()
+    run(args.names) if args.cmd == "run" else doc()
+
+
+if __name__ == "__main__":
+    main()

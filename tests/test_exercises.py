@@ -1,0 +1,86 @@
+"""The exercise registry and command: every exercise runs in quick mode and
+writes its folder; wrong names and seeds get a usage error."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from d2lnets.errors import UsageError
+from d2lnets.exercises import get_exercise, list_exercises, run_exercise
+from d2lnets.exercises.registry import register_exercise
+from d2lnets.exercises.report import Spread, compare
+
+NAMES = [e.name for e in list_exercises()]
+
+
+def test_the_chapters_eleven_in_order():
+    assert [e.number for e in list_exercises()] == list(range(1, 12))
+    assert [e.section for e in list_exercises()] == ["batch-norm"] * 5 + ["resnet"] * 3 + \
+        ["densenet"] * 3
+
+
+def test_a_name_or_number_registered_twice_is_refused():
+    with pytest.raises(UsageError, match="registered already"):
+        register_exercise("bn-bias", "batch-norm", 99, "?", 0)(lambda o: None)
+    with pytest.raises(UsageError, match="registered already"):
+        register_exercise("new-one", "batch-norm", 1, "?", 0)(lambda o: None)
+
+
+def test_an_unknown_name_lists_the_names():
+    with pytest.raises(UsageError, match="bn-bias, bn-lr"):
+        get_exercise("bn-biass")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_exercise_runs_quick_and_writes_its_folder(name, tmp_path):
+    result = run_exercise(name, tmp_path, quick=True)
+    record = json.loads((tmp_path / "result.json").read_text())
+    assert record["exercise"] == name and record["quick"] is True
+    assert record["rows"] and all(len(r) == len(record["header"]) for r in record["rows"])
+    answer = (tmp_path / "answer.md").read_text()
+    assert result.table() in answer and result.answer in answer
+    assert (tmp_path / "figure.png").exists() == (result.plot is not None)
+
+
+def test_spread_median_counts_a_diverged_seed_as_the_worst():
+    assert Spread((0.8, None, 0.9)).median == 0.8
+    assert Spread((0.8, 0.7, 0.9)).median == 0.8 and Spread((0.8, 0.7, 0.9)).low == 0.7
+    assert str(Spread((0.8, 0.7, 0.9))) == "0.800 (0.700-0.900)"
+
+
+def test_compare_says_no_difference_only_when_ranges_overlap():
+    a, b, c = Spread((0.80, 0.82, 0.84)), Spread((0.83, 0.85, 0.86)), Spread((0.9, 0.91, 0.92))
+    assert "no difference" in compare(a, b, "a", "b")
+    assert "c is better than a on every seed" in compare(a, c, "a", "c")
+    assert "too few" in compare(Spread((0.8,)), Spread((0.9,)), "a", "b")
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "d2lnets", "exercise", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_cli_list_and_run(tmp_path):
+    r = _cli("list")
+    assert r.returncode == 0 and [ln.split()[1] for ln in r.stdout.splitlines()] == NAMES
+    r = _cli("run", "bn-global-stats", "--out", str(tmp_path), env={"D2LNETS_QUICK": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "| use_global_stats=True |" in r.stdout and "(quick)" in r.stderr
+    assert json.loads((tmp_path / "result.json").read_text())["quick"] is True
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_experiment(tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    r = _cli("run", "densenet-depths", "--out", str(tmp_path / "taken"))
+    assert r.returncode == 2 and "cannot write the exercise's folder" in r.stderr
+    assert "Traceback" not in r.stderr and (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize("args, says", [(["run", "bn-bais"], "no exercise 'bn-bais'"),
+                                        (["run", "bn-bias", "--seeds", "0"], "from 1 to 20"),
+                                        (["walk"], "invalid choice")])
+def test_cli_wrong_use_exits_2_without_traceback(args, says):
+    r = _cli(*args)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr

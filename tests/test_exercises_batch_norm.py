@@ -1,0 +1,125 @@
+"""Exercises 1-5: the facts that hold whatever the seed, against hand counts
+and a numpy reference of BatchNorm with global statistics."""
+import numpy as np
+import pytest
+from mxnet import autograd, gluon, nd
+from mxnet.gluon import nn
+
+from d2lnets.data import SAMPLE, load_data_fashion_mnist
+from d2lnets.exercises.batch_norm import (
+    LEARNING_RATES,
+    bias_gradients,
+    freeze_gamma_beta,
+    lenet_variant,
+    trainable,
+)
+from d2lnets.models import get_model, model_info
+
+#: LeNet's layers by hand: conv 1->6 5x5, conv 6->16 5x5, dense 256->120, 120->84, 84->10
+LENET = (6 * 25 + 6) + (16 * 6 * 25 + 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+BN = {"conv": 2 * (6 + 16), "dense": 2 * (120 + 84)}  # gamma and beta per channel
+
+
+def _ready(net, n=64):
+    net.initialize()
+    X, y = next(iter(load_data_fashion_mnist(n, root=SAMPLE)[0]))
+    net(X)
+    return net, X, y
+
+
+def test_plain_lenet_is_the_lenet_sections():
+    assert LENET == 44_426 == trainable(_ready(get_model("lenet"))[0])
+    assert model_info("lenet").lr == 0.9  # the LeNet section's rate
+    assert [type(b).__name__ for b in get_model("lenet")] == \
+        ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Dense", "Dense", "Dense"]
+
+
+def test_default_variant_is_the_chapters_lenet_bn():
+    mine, book = lenet_variant(), get_model("lenet-bn")
+    assert [type(b).__name__ for b in mine] == [type(b).__name__ for b in book]
+    assert trainable(_ready(mine)[0]) == LENET + BN["conv"] + BN["dense"] == 44_878
+
+
+def test_bias_before_bn_gets_no_gradient():
+    """BN(x + b) = BN(x) per channel, so dL/db = 0 up to float error; the last
+    layer, which feeds no BN, gets a real gradient."""
+    rows = bias_gradients(*_ready(lenet_variant(), 256))
+    fed, last = rows[:-1], rows[-1]
+    assert all(r[1] for r in fed) and not last[1]
+    assert all(r[2] < 1e-3 * r[3] for r in fed)
+    assert last[2] > 1e-2 * last[3]
+
+
+def test_no_bias_variant_drops_one_bias_per_bn_channel():
+    assert trainable(_ready(lenet_variant(bias=False))[0]) == 44_878 - (6 + 16 + 120 + 84)
+
+
+def test_learning_rates_span_100x_around_the_books():
+    assert len(LEARNING_RATES) >= 5 and max(LEARNING_RATES) / min(LEARNING_RATES) >= 100
+    assert min(LEARNING_RATES) < 0.9 < max(LEARNING_RATES)
+
+
+@pytest.mark.parametrize("kw, params", [({"norm": ("conv",)}, LENET + BN["conv"]),
+                                        ({"norm": ("dense",)}, LENET + BN["dense"]),
+                                        ({"after": True}, LENET + BN["conv"] + BN["dense"])])
+def test_placements_by_hand(kw, params):
+    net = _ready(lenet_variant(**kw))[0]
+    assert trainable(net) == params
+    kinds = [type(b).__name__ for b in net]
+    if kw.get("after"):  # every BN comes right after a sigmoid
+        assert all(kinds[i - 1] == "Activation" for i, k in enumerate(kinds) if k == "BatchNorm")
+    else:
+        assert kinds.count("BatchNorm") == len(kw["norm"]) * 2
+
+
+def _one_step(net, X, y):
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1.0})
+    with autograd.record():
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y)
+    loss.backward()
+    trainer.step(len(y))
+
+
+def test_frozen_gamma_beta_stay_one_and_zero():
+    frozen, X, y = _ready(freeze_gamma_beta(lenet_variant()))
+    learned, _, _ = _ready(lenet_variant())
+    _one_step(frozen, X, y)
+    _one_step(learned, X, y)
+    for name, p in frozen.collect_params(".*gamma").items():
+        assert np.array_equal(p.data().asnumpy(), np.ones(p.shape)), name
+    for name, p in frozen.collect_params(".*beta").items():
+        assert np.array_equal(p.data().asnumpy(), np.zeros(p.shape)), name
+    assert any(not np.array_equal(p.data().asnumpy(), np.ones(p.shape))
+               for p in learned.collect_params(".*gamma").values())
+    assert trainable(frozen) == 44_878 - BN["conv"] - BN["dense"]
+
+
+def test_global_stats_forward_is_the_moving_statistics_formula():
+    """use_global_stats in training: (x - moving_mean) / sqrt(moving_var + eps)
+    * gamma + beta, and the moving statistics do not move."""
+    rng = np.random.default_rng(0)
+    bn = nn.BatchNorm(use_global_stats=True, in_channels=3, epsilon=1e-5)
+    bn.initialize()
+    mean, var = rng.normal(size=3), rng.uniform(0.5, 2, size=3)
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
+    for p, v in ((bn.running_mean, mean), (bn.running_var, var), (bn.gamma, gamma),
+                 (bn.beta, beta)):
+        p.set_data(nd.array(v))
+    x = rng.normal(size=(8, 3, 4, 4)).astype(np.float32)
+    with autograd.record():
+        y = bn(nd.array(x))
+    y.backward()
+    c = (1, 3, 1, 1)
+    want = (x - mean.reshape(c)) / np.sqrt(var.reshape(c) + 1e-5) * gamma.reshape(c) + \
+        beta.reshape(c)
+    np.testing.assert_allclose(y.asnumpy(), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.data().asnumpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.data().asnumpy(), var, rtol=1e-6)
+
+
+def test_global_stats_variant_trains_without_moving_its_statistics():
+    net, X, y = _ready(lenet_variant(global_stats=True))
+    _one_step(net, X, y)
+    for name, p in net.collect_params(".*running_mean|.*running_var").items():
+        want = 0.0 if "mean" in name else 1.0
+        assert np.all(p.data().asnumpy() == want), name
