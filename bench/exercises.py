@@ -61,6 +61,10 @@ def run(names: list[str]) -> None:
         print(f"{name}: {wall:.0f} s", flush=True)
 
 
+def _took(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def doc() -> None:
     from d2lnets.exercises import list_exercises
     parts = [HEAD, "| # | exercise | command | wall time here |", "|---|---|---|---|"]
@@ -69,12 +73,12 @@ def doc() -> None:
         folder = RESULTS / ex.name
         wall = json.loads((folder / "wall.json").read_text())["seconds"]
         parts.append(f"| {ex.number} | {ex.question} | `d2lnets exercise run {ex.name}` | "
-                     f"{wall / 60:.1f} min |")
+                     f"{_took(wall)} |")
         answer = (folder / "answer.md").read_text().replace(
             "](figure.png)", f"](../bench/results/exercises/{ex.name}/figure.png)")
         answer = answer.replace(f"# Exercise {ex.number}", f"## Exercise {ex.number}", 1)
         bodies.append(answer.strip() + f"\n\nCommand: `d2lnets exercise run {ex.name}` "
-                      f"({wall / 60:.1f} min here).")
+                      f"({_took(wall)} here).")
     DOC.write_text("\n".join(parts) + "\n\n" + "\n\n".join(bodies) + "\n")
     print(f"wrote {DOC}")
 

@@ -48,8 +48,9 @@ class RunConfig:
     (``recipes.layered``); ``model=None`` is a net the caller built."""
 
     model: str | None = setting(None, "the registered model", flag=None)
-    recipe: str = setting("book", "book (the chapter's settings, default) or fast (the book's "
-                          "accuracy in minutes on a CPU); see docs/recipes.md")
+    recipe: str = setting("book", "book (the chapter's settings, default), fast (the book's "
+                          "accuracy in minutes on a CPU) or long (beyond it, where a model has "
+                          "one); see docs/recipes.md")
     lr: float | None = setting(None, "learning rate: the constant rate, or the peak of a "
                                "schedule (with --resume: the peak for the rest of the run)",
                                0.0, 1e38, what="a positive finite number", open_low=True)

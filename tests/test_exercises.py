@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,13 @@ def test_the_chapters_eleven_in_order():
     assert [e.number for e in list_exercises()] == list(range(1, 12))
     assert [e.section for e in list_exercises()] == ["batch-norm"] * 5 + ["resnet"] * 3 + \
         ["densenet"] * 3
+
+
+def test_each_says_its_default_minutes_within_the_ten_allowed():
+    """bench/exercises.py measures them; docs/exercises.md gives each one."""
+    assert all(0 < e.minutes <= 10 for e in list_exercises())
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "exercises.md").read_text()
+    assert all(f"`d2lnets exercise run {e.name}`" in doc for e in list_exercises())
 
 
 def test_a_name_or_number_registered_twice_is_refused():

@@ -1,5 +1,6 @@
 """Exercises 9-11: per-stage counts by hand, the ImageNet builds against
 torchvision's published counts, and the memory measurement's behaviour."""
+import numpy as np
 import pytest
 
 import d2lnets as d2l
@@ -50,6 +51,14 @@ def test_imagenet_builds_equal_torchvisions_counts(depth):
 def test_step_memory_grows_with_the_batch():
     small, large = step_memory("densenet", 2, 64, False), step_memory("densenet", 16, 64, False)
     assert 0 < small < large
+
+
+def test_step_memory_is_the_childs_own_peak():
+    """A child inherits its parent's ru_maxrss: measured from a 1 GiB parent, a small
+    step must still read as small (VmHWM, reset before the step)."""
+    ballast = np.ones(1 << 27)  # 1 GiB, touched
+    assert ballast.sum() == 1 << 27
+    assert 0 < step_memory("densenet", 2, 64, False) < 200
 
 
 def test_step_memory_failure_is_a_clear_error():

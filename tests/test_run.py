@@ -138,6 +138,20 @@ def test_resume_with_lr_sets_the_peak_for_the_rest_of_the_schedule(tmp_path):
         " ".join(cli("lenet-bn", "--help").stdout.split())
 
 
+def test_a_run_whose_recipe_trained_another_network_is_refused(tmp_path):
+    """Runs of an older d2lnets, whose fast ResNet-18 was resnet18-small, say why."""
+    first = cli("lenet-bn", "--data", "sample", "--subset", "128", "--batch-size", "64",
+                "--epochs", "1", "--no-progress", "--out", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    meta_file = next(tmp_path.glob("ckpt-*")).joinpath("meta.json")
+    meta = json.loads(meta_file.read_text())
+    meta["config"]["arch"] = "resnet18-small"
+    meta_file.write_text(json.dumps(meta))
+    r = cli("lenet-bn", "--resume", "--epochs", "2", "--out", str(tmp_path))
+    assert r.returncode == 2 and "trained resnet18-small for lenet-bn's book recipe" in r.stderr
+    assert "start a new run" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_dist_sync_refuses_a_resumed_scheduled_run_before_any_worker_starts(tmp_path):
     first = cli(*SCHEDULED, "--epochs", "1", "--out", str(tmp_path))
     assert first.returncode == 0, first.stderr

@@ -71,6 +71,11 @@ def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterab
     meta = read_meta(ckpt)
     stored = meta.get("config") or {}
     where = f"{ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})"
+    if stored.get("arch"):  # an older d2lnets' recipe could train another network
+        raise UsageError(f"{where} trained {stored['arch']} for {stored.get('model')}'s "
+                         f"{stored.get('recipe')} recipe (an older d2lnets); today every recipe "
+                         f"trains the network it names, so this run cannot resume: start a new "
+                         f"run in another --out")
     if stored.get("model") not in (None, config.model):
         raise UsageError(f"{where} is a run of {stored['model']}, not {config.model}: resume it "
                          f"as {stored['model']}, or start a new run")
