@@ -8,10 +8,11 @@ from typing import Any
 
 from .files import write_atomically
 
-__all__ = ["use_svg_display", "set_figsize", "show_fashion_mnist", "plot_history"]
+__all__ = ["pyplot", "use_svg_display", "set_figsize", "show_fashion_mnist", "plot_history"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot, headless unless a notebook or a display is in use."""
     import matplotlib
     if "MPLBACKEND" not in os.environ and not os.environ.get("DISPLAY") \
             and "ipykernel" not in __import__("sys").modules:
@@ -31,7 +32,7 @@ def use_svg_display() -> None:
 
 def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     """Set matplotlib's default figure size (the book's helper)."""
-    _pyplot().rcParams["figure.figsize"] = figsize
+    pyplot().rcParams["figure.figsize"] = figsize
 
 
 def show_fashion_mnist(images: Sequence[Any], labels: Sequence[str], path: str | None = None) -> Any:
@@ -40,7 +41,7 @@ def show_fashion_mnist(images: Sequence[Any], labels: Sequence[str], path: str |
     ``images`` are (28, 28), (1, 28, 28) or (28, 28, 1) arrays or NDArrays.
     With ``path`` the figure is also saved there. Returns the figure.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(images), figsize=(max(1.2 * len(images), 2), 1.6))
     axes = [axes] if len(images) == 1 else list(axes)
     for ax, img, lbl in zip(axes, images, labels):
@@ -56,7 +57,7 @@ def show_fashion_mnist(images: Sequence[Any], labels: Sequence[str], path: str |
 
 def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     """Loss and accuracy per epoch; saved as PNG at ``path`` when given."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = history.epochs if hasattr(history, "epochs") else list(history)
     epochs = [r["epoch"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
@@ -81,7 +82,7 @@ def plot_time_to_accuracy(curves: dict[str, Any], path: str | os.PathLike | None
     """Test accuracy against wall-clock seconds, one line per run (e.g. the
     book's recipe and the fast one). ``curves`` maps a label to a History, a
     list of history rows (``time`` per epoch, summed), or ``(seconds, accs)``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, curve in curves.items():
         seconds, accs = _seconds_and_accs(curve)

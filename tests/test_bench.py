@@ -54,6 +54,7 @@ def test_first_reach_and_the_median_cell():
             {"epochs": [{"epoch": 1, "test_acc": 0.91, "wall": 12}]},
             {"epochs": [{"epoch": 1, "test_acc": 0.80, "wall": 9}]}]
     assert B.first_reach(runs[0], 0.9)["wall"] == 20 and B.first_reach(runs[2], 0.9) is None
-    # two of three reach 0.9, at 20 s and 12 s: the median run is the 20 s one
-    assert B._median_cell(runs, 0.9) == "20 s, ep 2 (12-20)"
+    # two of three reach 0.9, at 20 s and 12 s: the median run is the 20 s one, and the
+    # cell says one never did
+    assert B._median_cell(runs, 0.9) == "20 s, ep 2 (12-20), 2/3 reached"
     assert B._median_cell(runs, 0.905) == "never (1/3)"

@@ -10,6 +10,7 @@ from mxnet.gluon import nn
 
 from ..data import SAMPLE, load_data_fashion_mnist
 from ..models import FASHION_SIDE, Network, get_model
+from ..plotting import pyplot
 from .registry import Options, Result, register_exercise
 from .report import Spread, compare, plot_spreads
 from .trials import spread
@@ -150,8 +151,7 @@ def _rates(rates: list[float]) -> str:
 
 def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str]) -> Any:
     def plot(path: Path) -> None:
-        from ..plotting import _pyplot
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 3.2))
         for i, (m, name) in enumerate(nets.items()):
             meds = [spreads[(m, lr)].median or 0.0 for lr in LEARNING_RATES]

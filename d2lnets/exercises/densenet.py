@@ -13,6 +13,7 @@ from typing import Any
 from ..blocks import DenseBlock, Residual, Transition
 from ..errors import D2lnetsError
 from ..models import DENSENET_SPECS, densenet, get_model
+from ..plotting import pyplot
 from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import millions
@@ -80,8 +81,7 @@ def densenet_params(opts: Options) -> Result:
 
 def _plot_stages(nets: dict[str, list[tuple[str, int, int]]]) -> Any:
     def plot(path: Path) -> None:
-        from ..plotting import _pyplot
-        plt = _pyplot()
+        plt = pyplot()
         fig, axes = plt.subplots(1, len(nets), figsize=(9, 3.4), sharex=True)
         for ax, (name, stages) in zip(axes, nets.items()):
             ax.barh([s for s, _, _ in stages][::-1], [p / 1e6 for _, p, _ in stages][::-1])
@@ -189,8 +189,7 @@ def densenet_memory(opts: Options) -> Result:
 
 def _plot_memory(grid: dict, batches: tuple[int, ...], ways: list) -> Any:
     def plot(path: Path) -> None:
-        from ..plotting import _pyplot
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
         for i, n in enumerate(("densenet", "resnet18")):
             for j, (h, m) in enumerate(ways):

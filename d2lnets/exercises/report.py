@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..plotting import pyplot
+
 __all__ = ["Spread", "compare", "markdown_table", "millions", "plot_spreads"]
 
 
@@ -87,8 +89,7 @@ def millions(n: float) -> str:
 def plot_spreads(spreads: dict[str, Spread], ylabel: str = "test accuracy") -> Any:
     """A figure: each seed's accuracy as a dot, the median as a bar, per variant."""
     def plot(path: Path) -> None:
-        from ..plotting import _pyplot
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6, 3))
         for i, s in enumerate(spreads.values()):
             ax.scatter([i] * len(s.finite), s.finite, color="C0", s=14)
