@@ -8,7 +8,8 @@ from typing import Any
 
 from .files import write_atomically
 
-__all__ = ["pyplot", "use_svg_display", "set_figsize", "show_fashion_mnist", "plot_history"]
+__all__ = ["pyplot", "save_figure", "use_svg_display", "set_figsize", "show_fashion_mnist",
+           "plot_history"]
 
 
 def pyplot() -> Any:
@@ -19,6 +20,12 @@ def pyplot() -> Any:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> None:
+    """Write ``fig`` as PNG atomically (a reader never sees half a file), then close it."""
+    write_atomically(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
+    pyplot().close(fig)
 
 
 def use_svg_display() -> None:
@@ -72,8 +79,7 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     ax2.legend()
     fig.tight_layout()
     if path is not None:
-        write_atomically(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-        plt.close(fig)
+        save_figure(fig, path)
     return fig
 
 
@@ -97,8 +103,7 @@ def plot_time_to_accuracy(curves: dict[str, Any], path: str | os.PathLike | None
     ax.legend()
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path)
     return fig
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import OPTIMIZERS, SETTINGS, RunConfig, check_names
 from .errors import UsageError
-from .models import model_info
+from .models import FASHION_SIDE, model_info
 
 __all__ = ["Recipe", "RECIPES", "OPTIMIZERS", "register_recipe", "get_recipe", "recipe_names",
            "layered", "describe", "BOOK_MINUTES"]
@@ -96,8 +96,9 @@ def describe(model: str, recipe: str = "book") -> str:
     """What ``recipe`` does to ``model``, in words, from its settings alone
     (the notebooks say this, so it cannot drift from the table)."""
     c = layered(model, recipe)
+    side = c.resize or FASHION_SIDE
     parts = [f"{model_info(model).cli_name}, {c.epochs} epochs of batch {c.batch_size} at "
-             f"{c.resize or 28}x{c.resize or 28}"]
+             f"{side}x{side}"]
     opt = "Nesterov SGD" if c.optimizer == "nag" else "SGD"
     opt += f", momentum {c.momentum:g}" if c.momentum else ""
     parts.append(opt + (f", weight decay {c.wd:g}" if c.wd else ""))

@@ -10,7 +10,8 @@ from mxnet.gluon import nn
 
 from ..data import SAMPLE, load_data_fashion_mnist
 from ..models import FASHION_SIDE, Network, get_model
-from ..plotting import pyplot
+from ..plotting import pyplot, save_figure
+from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import Spread, compare, plot_spreads
 from .trials import spread
@@ -58,8 +59,8 @@ def freeze_gamma_beta(net: Any) -> Any:
 
 
 def trainable(net: Any) -> int:
-    """Learned parameters (moving statistics and frozen ones not counted)."""
-    return sum(p.data().size for p in net.collect_params().values() if p.grad_req != "null")
+    """Learned parameters (moving statistics and frozen ones not counted): ``summary``'s."""
+    return summary(net, print_fn=None).total_params
 
 
 def _sample_net(build: Any, ctx: Any = None) -> tuple[Any, Any, Any]:
@@ -90,14 +91,12 @@ def bias_gradients(net: Any, X: Any, y: Any) -> list[list[Any]]:
 def bn_bias(opts: Options) -> Result:
     net, X, y = _sample_net(lenet_variant, opts.ctx)
     grads = bias_gradients(net, X, y)
-    without, X, _ = _sample_net(lambda: lenet_variant(bias=False))
-    without(X)
     with_s = spread(opts, "lenet-bn", "fast", lenet_variant, "with bias")
     without_s = spread(opts, "lenet-bn", "fast", lambda: lenet_variant(bias=False), "no bias")
     fed = [r for r in grads if r[1]]
     worst = max(r[2] / r[3] for r in fed)
     rows = [[name, "yes" if bn else "no", gb, gw] for name, bn, gb, gw in grads]
-    n_with, n_without = trainable(net), trainable(without)
+    n_with, n_without = trainable(lenet_variant()), trainable(lenet_variant(bias=False))
     answer = (
         f"Yes. BN subtracts each channel's batch mean, and a bias adds the same number to every "
         f"value of its channel, so the bias is subtracted again: the layer's output does not "
@@ -165,8 +164,7 @@ def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str]) 
         ax.set_ylabel("test accuracy")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)
     return plot
 
 
@@ -183,9 +181,7 @@ def bn_placement(opts: Options) -> Result:
     chapter = next(iter(PLACEMENTS))
     for name, kw in PLACEMENTS.items():
         spreads[name] = spread(opts, "lenet-bn", "fast", lambda kw=kw: lenet_variant(**kw), name)
-        net, X, _ = _sample_net(lambda kw=kw: lenet_variant(**kw))
-        net(X)
-        rows.append([name, trainable(net), str(spreads[name])])
+        rows.append([name, trainable(lenet_variant(**kw)), str(spreads[name])])
     lines = [compare(spreads[name], spreads[chapter], name, "the chapter's")
              for name in list(PLACEMENTS)[1:]]
     answer = (
@@ -207,13 +203,9 @@ def bn_frozen(opts: Options) -> Result:
     learned = spread(opts, "lenet-bn", "fast", lenet_variant, "learned gamma, beta")
     frozen = spread(opts, "lenet-bn", "fast", lambda: freeze_gamma_beta(lenet_variant()),
                     "gamma 1, beta 0")
-    nets = {}
-    for name, build in (("learned", lenet_variant),
-                        ("frozen", lambda: freeze_gamma_beta(lenet_variant()))):
-        nets[name], X, _ = _sample_net(build)
-        nets[name](X)
-    rows = [["learned (the chapter)", trainable(nets["learned"]), str(learned)],
-            ["frozen: gamma 1, beta 0", trainable(nets["frozen"]), str(frozen)]]
+    rows = [["learned (the chapter)", trainable(lenet_variant()), str(learned)],
+            ["frozen: gamma 1, beta 0", trainable(freeze_gamma_beta(lenet_variant())),
+             str(frozen)]]
     answer = (
         f"Trained with {FAST}: {compare(frozen, learned, 'frozen', 'learned')}\n\nFrozen, every "
         f"sigmoid's input has mean 0 and variance 1 over the batch, where the sigmoid is "

@@ -12,11 +12,12 @@ from typing import Any
 
 from ..blocks import DenseBlock, Residual, Transition
 from ..errors import D2lnetsError
-from ..models import DENSENET_SPECS, densenet, get_model
-from ..plotting import pyplot
+from ..models import DENSENET_SPECS, densenet, get_model, model_info
+from ..plotting import pyplot, save_figure
 from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import millions
+from .resnet import imagenet_counts
 
 __all__ = ["stage_params", "step_memory", "TORCHVISION"]
 
@@ -89,8 +90,7 @@ def _plot_stages(nets: dict[str, list[tuple[str, int, int]]]) -> Any:
             ax.set_xlabel("parameters (millions)")
             ax.tick_params(labelsize=7)
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)
     return plot
 
 
@@ -165,7 +165,7 @@ def densenet_memory(opts: Options) -> Result:
     change = {n: grid[(n, big, "symbol", True)] / grid[(n, big, "symbol", False)] - 1
               for n in nets}
     verdict = "saves memory" if min(change.values()) < -0.05 else "saves no memory here"
-    params = {n: summary(get_model(n), print_fn=None).total_params for n in nets}
+    params = {n: model_info(n).num_params for n in nets}
     answer = (
         f"MiB that two training steps (forward, loss, backward) add to a fresh process at "
         f"{side}x{side}: its peak resident memory less its memory before the first step. Per "
@@ -184,14 +184,15 @@ def densenet_memory(opts: Options) -> Result:
         f"instead; the `gluon` columns show what the variable does there.")
     return Result(["network", "batch"] + [f"{h}{', mirror' if m else ''} MiB" for h, m in ways],
                   rows, answer, {" ".join(map(str, k)): v for k, v in grid.items()},
-                  _plot_memory(grid, batches, ways))
+                  _plot_memory(grid, nets, batches, ways))
 
 
-def _plot_memory(grid: dict, batches: tuple[int, ...], ways: list) -> Any:
+def _plot_memory(grid: dict, nets: tuple[str, ...], batches: tuple[int, ...],
+                 ways: list) -> Any:
     def plot(path: Path) -> None:
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        for i, n in enumerate(("densenet", "resnet18")):
+        for i, n in enumerate(nets):
             for j, (h, m) in enumerate(ways):
                 ax.plot(batches, [grid[(n, b, h, m)] for b in batches], ["-o", "--x", "-s",
                         ":^"][j], color=f"C{i}", label=f"{n} {h}{' mirror' if m else ''}")
@@ -199,8 +200,7 @@ def _plot_memory(grid: dict, batches: tuple[int, ...], ways: list) -> Any:
         ax.set_ylabel("MiB of a training step")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)
     return plot
 
 
@@ -209,14 +209,13 @@ def _plot_memory(grid: dict, batches: tuple[int, ...], ways: list) -> Any:
 def densenet_depths(opts: Options) -> Result:
     rows, counts = [], []
     for depth, (init, growth, blocks) in DENSENET_SPECS.items():
-        here = summary(get_model(f"densenet{depth}"), print_fn=None).total_params
-        s = summary(densenet(1000, init, growth, blocks, conv_bias=False, bottleneck=4),
-                    (1, 3, 224, 224), print_fn=None)
+        params, macs = imagenet_counts(densenet(1000, init, growth, blocks, conv_bias=False,
+                                                bottleneck=4))
         tv_params, tv_gflops = TORCHVISION[depth]
-        counts.append((s.total_params, s.total_macs))
-        rows.append([f"DenseNet-{depth}", "-".join(map(str, blocks)), here,
-                     s.total_params, f"{s.total_macs / 1e9:.2f} G", millions(tv_params),
-                     f"{tv_gflops} G"])
+        counts.append((params, macs))
+        rows.append([f"DenseNet-{depth}", "-".join(map(str, blocks)),
+                     model_info(f"densenet{depth}").num_params, params, f"{macs / 1e9:.2f} G",
+                     millions(tv_params), f"{tv_gflops} G"])
     (p0, m0), (p1, m1) = counts[0], counts[-1]
     answer = (
         "DenseNet-BC as in the paper's Table 1 (growth rate 32, a 1x1 bottleneck of 4 x 32 "

@@ -20,9 +20,8 @@ from .report import markdown_table
 __all__ = ["Exercise", "Options", "Result", "register_exercise", "get_exercise", "list_exercises",
            "run_exercise", "SECTIONS"]
 
-#: the chapter's sections, in order, with the notebook that carries their exercises
-SECTIONS = {"batch-norm": "batch-norm.ipynb", "resnet": "resnet.ipynb",
-            "densenet": "densenet.ipynb"}
+#: the chapter's sections, in order (each notebook, notebooks/SECTION.ipynb, ends with its own)
+SECTIONS = ("batch-norm", "resnet", "densenet")
 
 
 @dataclass(frozen=True)
@@ -107,12 +106,12 @@ def run_exercise(name: str, out: str | os.PathLike | None = None, seeds: int | N
     ``figure.png`` there (any earlier result in ``out`` is replaced)."""
     if seeds is not None and not 1 <= seeds <= 20:
         raise UsageError(f"--seeds must be 1 to 20; got {seeds}")
-    ex = get_exercise(name)
+    ex, opts = get_exercise(name), Options(seeds, quick, ctx, log)
     if out is not None:  # before the experiment: a folder that cannot be written loses nothing
         _prepare(Path(out))
-    result = ex.run(Options(seeds, quick, ctx, log))
+    result = ex.run(opts)
     if out is not None:
-        _write(Path(out), ex, result, Options(seeds, quick))
+        _write(Path(out), ex, result, opts)
     return result
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..plotting import pyplot
+from ..plotting import pyplot, save_figure
 
 __all__ = ["Spread", "compare", "markdown_table", "millions", "plot_spreads"]
 
@@ -98,6 +98,5 @@ def plot_spreads(spreads: dict[str, Spread], ylabel: str = "test accuracy") -> A
         ax.set_xticks(range(len(spreads)), list(spreads), fontsize=7)
         ax.set_ylabel(ylabel)
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        save_figure(fig, path, dpi=120)
     return plot
