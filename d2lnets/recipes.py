@@ -136,6 +136,6 @@ register_recipe(Recipe("densenet", "fast", {**_FAST, "lr": 0.1, "epochs": 4, "re
 #: beyond the book: longer runs where augmentation and label smoothing pay
 register_recipe(Recipe("resnet18-small", "long", {**_FAST, "lr": 0.1, "epochs": 18, "shift": 2,
                                                   "flip": True, "tta_flip": True,
-                                                  "label_smoothing": 0.1}, 27.0,
+                                                  "label_smoothing": 0.1}, 25.0,
                        "ResNet-18, 3x3 stem, half width, 18 epochs with shifts, mirrors and "
-                       "label smoothing"))
+                       "label smoothing: 0.941 in 24 min"))
