@@ -31,7 +31,8 @@ except Exception as _err:  # ImportError, or numpy>=1.24's AttributeError inside
     raise MXNetUnavailable(explain_import_failure(_err)) from _err
 
 __all__ = ["check", "numpy_compat", "children_of", "optimizer_state", "set_optimizer_state",
-           "updaters_of", "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS", "SUPPORTED"]
+           "updaters_of", "trainer_params", "saved_names",
+           "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS", "SUPPORTED"]
 
 #: the MXNet release line d2lnets is written against
 SUPPORTED = "1.9."
@@ -93,6 +94,16 @@ def set_engine_omp_threads(n: int) -> bool:
 def children_of(block: Block) -> list[Block]:
     """A Gluon block's direct children (``Block._children``, a plain dict in 1.9)."""
     return list(block._children.values())
+
+
+def trainer_params(trainer: Any) -> list:
+    """The trainer's parameters in its own order (an updater's index is a position here)."""
+    return list(trainer._params)
+
+
+def saved_names(net: Block) -> dict[str, Any]:
+    """``net``'s parameters under the names ``net.save_parameters`` writes."""
+    return net._collect_params_with_prefix()
 
 
 def updaters_of(trainer: Any) -> list:

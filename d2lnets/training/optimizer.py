@@ -29,7 +29,7 @@ from typing import Any
 from mxnet import gluon, nd
 from mxnet.optimizer import NAG
 
-from .._mxnet_compat import children_of, updaters_of
+from .._mxnet_compat import children_of, saved_names, trainer_params, updaters_of
 from ..blocks import BatchNorm
 
 __all__ = ["NesterovSGD", "swap_averaged", "averaged_arrays", "batch_norm_shifts"]
@@ -84,7 +84,7 @@ def swap_averaged(trainer: gluon.Trainer) -> bool:
     """Exchange the trainer's parameters with their moving averages, on every
     device (twice puts everything back); False when nothing is averaged."""
     swapped = False
-    for i, param in enumerate(trainer._params):
+    for i, param in enumerate(trainer_params(trainer)):
         averages = _averages(trainer, i)
         if not averages:
             continue
@@ -101,9 +101,9 @@ def swap_averaged(trainer: gluon.Trainer) -> bool:
 def averaged_arrays(net: Any, trainer: gluon.Trainer) -> dict[str, nd.NDArray] | None:
     """``net``'s parameters as ``net.save_parameters`` names them, each trained
     one replaced by its moving average (None when nothing is averaged)."""
-    index = {id(p): i for i, p in enumerate(trainer._params)}
+    index = {id(p): i for i, p in enumerate(trainer_params(trainer))}
     arrays, any_average = {}, False
-    for name, param in net._collect_params_with_prefix().items():
+    for name, param in saved_names(net).items():
         averages = _averages(trainer, index[id(param)]) if id(param) in index else []
         any_average |= bool(averages)
         arrays[name] = averages[0] if averages else param.data()
