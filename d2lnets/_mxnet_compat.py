@@ -31,7 +31,6 @@ except Exception as _err:  # ImportError, or numpy>=1.24's AttributeError inside
     raise MXNetUnavailable(explain_import_failure(_err)) from _err
 
 __all__ = ["check", "numpy_compat", "children_of", "optimizer_state", "set_optimizer_state",
-           "updaters_of", "trainer_params", "saved_names",
            "set_engine_omp_threads", "set_caller_omp_threads", "HYBRID_HOOKS", "SUPPORTED"]
 
 #: the MXNet release line d2lnets is written against
@@ -96,17 +95,7 @@ def children_of(block: Block) -> list[Block]:
     return list(block._children.values())
 
 
-def trainer_params(trainer: Any) -> list:
-    """The trainer's parameters in its own order (an updater's index is a position here)."""
-    return list(trainer._params)
-
-
-def saved_names(net: Block) -> dict[str, Any]:
-    """``net``'s parameters under the names ``net.save_parameters`` writes."""
-    return net._collect_params_with_prefix()
-
-
-def updaters_of(trainer: Any) -> list:
+def _updaters(trainer: Any) -> list:
     """The trainer's per-device updaters, after its lazy kvstore set-up."""
     if not trainer._kv_initialized:
         trainer._init_kvstore()
@@ -125,7 +114,7 @@ def optimizer_state(trainer: Any) -> tuple[dict[str, mx.nd.NDArray], dict]:
     loaded. Array keys are ``u{device}.{index}[.{part}]``."""
     arrays: dict[str, mx.nd.NDArray] = {}
     layout: dict[str, Any] = {}
-    for k, updater in enumerate(updaters_of(trainer)):
+    for k, updater in enumerate(_updaters(trainer)):
         for idx, state in updater.states.items():
             key = f"u{k}.{idx}"
             if state is None:
@@ -146,7 +135,7 @@ def optimizer_state(trainer: Any) -> tuple[dict[str, mx.nd.NDArray], dict]:
 
 def set_optimizer_state(trainer: Any, arrays: dict[str, mx.nd.NDArray], meta: dict) -> None:
     """Put back what :func:`optimizer_state` saved (arrays on each updater's device)."""
-    updaters = updaters_of(trainer)
+    updaters = _updaters(trainer)
     for key, kind in meta["layout"].items():
         k, idx = key[1:].split(".", 1)
         updater = updaters[int(k)]

@@ -2,8 +2,7 @@
 
 A checkpoint is a folder ``ckpt-EEEE-BBBBB`` (epoch, batch) holding the net's
 parameters (``net.params``), the optimizer's state as plain arrays
-(``optimizer.arrays``, MXNet's NDArray format), for a run that averages its
-weights the averaged parameters it tests with (``averaged.params``), and ``meta.json`` (position,
+(``optimizer.arrays``, MXNet's NDArray format) and ``meta.json`` (position,
 partial sums, history, the run's configuration, the optimizer's counters and
 the size and sha1 of the other files). Nothing is pickled: loading a run that
 someone else wrote cannot run code, and a folder holding anything else (the
@@ -29,13 +28,10 @@ from ._mxnet_compat import optimizer_state, set_optimizer_state
 from .errors import CheckpointError, mxnet_reason
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-           "list_checkpoints", "read_meta", "resolve_checkpoint", "PARAMS", "OPTIMIZER", "AVERAGED",
-           "META", "PREFIX"]
+           "list_checkpoints", "read_meta", "resolve_checkpoint", "PARAMS", "OPTIMIZER", "META", "PREFIX"]
 
 PREFIX = "ckpt-"
 PARAMS, OPTIMIZER, META = "net.params", "optimizer.arrays", "meta.json"
-#: the moving averages of the weights (``--ema``): what the run tested, what export loads
-AVERAGED = "averaged.params"
 #: the largest epoch and batch index a meta.json may name
 MAX_EPOCH, MAX_BATCH = 10**6, 10**9
 
@@ -82,12 +78,9 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     return None
 
 
-def _write_files(tmp: Path, net: Any, trainer: Any, meta: dict, averaged: dict | None) -> None:
+def _write_files(tmp: Path, net: Any, trainer: Any, meta: dict) -> None:
     net.save_parameters(str(tmp / PARAMS))
     files = [PARAMS]
-    if averaged:
-        nd.save(str(tmp / AVERAGED), averaged)
-        files.append(AVERAGED)
     if trainer is not None:
         arrays, opt_meta = optimizer_state(trainer)
         if arrays:  # plain SGD keeps none: its counters are in meta.json
@@ -105,10 +98,9 @@ def _write_files(tmp: Path, net: Any, trainer: Any, meta: dict, averaged: dict |
 
 
 def save_checkpoint(folder: str | os.PathLike, net: Any, trainer: Any, meta: dict,
-                    keep: int = 2, averaged: dict | None = None) -> Path:
+                    keep: int = 2) -> Path:
     """Write a checkpoint atomically; return its path. ``trainer`` None: no
     optimizer state (it lives on parameter servers, or plain SGD has none).
-    ``averaged``: the averaged parameters by ``net.save_parameters`` names.
 
     On failure (a full disk, say) nothing partial is left behind and the
     previous checkpoints are untouched; :class:`CheckpointError` says so. The
@@ -123,7 +115,7 @@ def save_checkpoint(folder: str | os.PathLike, net: Any, trainer: Any, meta: dic
         for stale in folder.glob(f".{PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}."))
-        _write_files(tmp, net, trainer, meta, averaged)
+        _write_files(tmp, net, trainer, meta)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -185,7 +177,7 @@ def _check_files(meta: dict, path: Path) -> None:
         raise CheckpointError(f"{path / META} does not list its files and their checksums: "
                               f"it was edited or damaged; use an earlier checkpoint.")
     for name, info in files.items():
-        if name not in (PARAMS, OPTIMIZER, AVERAGED):
+        if name not in (PARAMS, OPTIMIZER):
             raise CheckpointError(
                 f"{path} holds {name}, which d2lnets does not load (optimizer state is read only "
                 f"as arrays, never unpickled: a pickle can run code). Resume from a checkpoint "

@@ -81,12 +81,6 @@ class RunConfig:
     shift: int = setting(0, "shift training images up to this many pixels (a padded random "
                          "crop)", 0, 16, what="whole pixels in [0, 16]")
     flip: bool = setting(False, "mirror half the training images", negative="--no-flip")
-    ema: float = setting(0.0, "test with a moving average of the weights, this much of it kept "
-                         "per step (0: off, e.g. 0.998; needs --optimizer nag)", 0.0, 0.9999,
-                         what="a decay in [0, 0.9999]")
-    bn_bias_lr: float = setting(1.0, "multiply the learning rate of BatchNorm's shifts (beta) by "
-                                "this and divide their weight decay by it", 0.0, 1e4,
-                                open_low=True, what="a positive number (at most 10000)")
     tta_flip: bool = setting(False, "test on each image and its mirror image", flag="--tta",
                              negative="--no-tta")
     hybridize: bool = setting(True, "run the nets as cached graphs", flag=None,
@@ -105,9 +99,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             check_value(f, getattr(self, f.name))
-        if self.ema and self.optimizer != "nag":
-            raise UsageError(f"ema {self.ema:g} averages the weights inside the nag optimizer: "
-                             f"add --optimizer nag (and --momentum), or drop --ema")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

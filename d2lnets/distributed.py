@@ -98,10 +98,6 @@ def check_settings(config: Any, kvstore: str | None) -> None:
     (a resumed run's too) would be ignored there, so it is refused."""
     if not kvstore or not kvstore.startswith("dist"):
         return
-    if config.ema or config.bn_bias_lr != 1:
-        raise UsageError(f"--kvstore {kvstore} runs the optimizer on the servers, which neither "
-                         f"average the weights nor know per-layer rates: drop --ema and "
-                         f"--bn-bias-lr")
     if config.schedule != "constant" or config.warmup or config.recipe != "book":
         raise UsageError(f"--kvstore {kvstore} runs the optimizer on the servers: use the book's "
                          f"recipe and constant schedule (no --recipe fast, no --schedule, no "

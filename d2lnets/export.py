@@ -18,7 +18,7 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.base import MXNetError
 
-from .checkpoint import AVERAGED, PARAMS, latest_checkpoint
+from .checkpoint import PARAMS, latest_checkpoint
 from .errors import ExportError, UsageError
 
 __all__ = ["export_model", "load_weights"]
@@ -26,15 +26,14 @@ __all__ = ["export_model", "load_weights"]
 
 def load_weights(net: Any, path: str | os.PathLike, ctx: Any = None) -> None:
     """Load a ``.params`` file, a checkpoint folder or a run folder (its newest
-    checkpoint) into ``net``: a checkpoint's averaged weights when the run
-    averaged them (``--ema``: its test accuracy is theirs). Raises
-    :class:`UsageError` when there is none or it holds another model's parameters."""
+    checkpoint) into ``net``. Raises :class:`UsageError` when there is none or
+    it holds another model's parameters."""
     path = Path(path)
     if path.is_dir():
         ckpt = path if (path / PARAMS).is_file() else latest_checkpoint(path)
         if ckpt is None:
             raise UsageError(f"{path} holds no checkpoint and no {PARAMS}")
-        path = ckpt / AVERAGED if (ckpt / AVERAGED).is_file() else ckpt / PARAMS
+        path = ckpt / PARAMS
     if not path.is_file():
         raise UsageError(f"no parameter file {path}")
     try:

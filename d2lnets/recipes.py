@@ -109,10 +109,7 @@ def describe(model: str, recipe: str = "book") -> str:
     extras = [f"shifts of up to {c.shift} pixels" if c.shift else "",
               "mirrored training images" if c.flip else "",
               f"label smoothing {c.label_smoothing:g}" if c.label_smoothing else "",
-              "mirrored test images averaged in" if c.tta_flip else "",
-              f"BatchNorm shifts at {c.bn_bias_lr:g}x the learning rate"
-              if c.bn_bias_lr != 1 else "",
-              f"tested with the weights' moving average ({c.ema:g} kept a step)" if c.ema else ""]
+              "mirrored test images averaged in" if c.tta_flip else ""]
     extras = [e for e in extras if e]
     parts.append(", ".join(extras) if extras else "no augmentation")
     return "; ".join(parts)

@@ -13,7 +13,6 @@ import pytest
 from mxnet import nd
 
 from d2lnets import distributed as dist
-from d2lnets.errors import UsageError
 
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "D2LNETS_WATCHDOG": "60"}
@@ -206,15 +205,3 @@ def test_labels_are_kvstore_ranks_across_hosts(tmp_path):
     assert r.returncode == 0, r.stdout
     seen = re.findall(r"\[worker (\d)\] kvrank (\d) (\S+)", r.stdout)
     assert sorted(seen) == [("0", "0", "127.0.0.2"), ("1", "1", "127.0.0.1")], r.stdout
-
-
-@pytest.mark.parametrize("given", [{"ema": 0.99, "optimizer": "nag", "momentum": 0.9},
-                                   {"bn_bias_lr": 8.0}], ids=["ema", "bn-bias-lr"])
-def test_dist_refuses_what_the_servers_optimizer_cannot_do(given):
-    """The servers run a plain optimizer: no averages, no per-layer rates."""
-    from d2lnets.config import RunConfig
-    from d2lnets.distributed import check_settings
-    check_settings(RunConfig(model="lenet-bn"), "dist_sync")  # the book's recipe is fine
-    with pytest.raises(UsageError, match="drop --ema and --bn-bias-lr"):
-        check_settings(RunConfig(model="lenet-bn", **given), "dist_sync")
-    check_settings(RunConfig(model="lenet-bn", **given), "local")

@@ -42,9 +42,9 @@ def history(folder):
     return [{k: v for k, v in r.items() if k != "time"} for r in rows]
 
 
-def final_params(folder, name=C.PARAMS):
+def final_params(folder):
     ckpt = C.latest_checkpoint(folder)
-    return {k: v.asnumpy() for k, v in nd.load(str(ckpt / name)).items()}
+    return {k: v.asnumpy() for k, v in nd.load(str(ckpt / C.PARAMS)).items()}
 
 
 def no_temporaries(folder):
@@ -80,43 +80,20 @@ FAST = ["lenet-bn", "--recipe", "fast", "--data", "sample", "--batch-size", "8",
 MOMENTUM = [*FAST, "--optimizer", "sgd", "--momentum", "0.9", "--schedule", "cosine", "--warmup", "0.5"]
 
 
-#: the weights' moving average and the BatchNorm shifts' own rate
-AVERAGED = [*FAST, "--ema", "0.9", "--bn-bias-lr", "8"]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("args", [FAST, MOMENTUM, AVERAGED],
-                         ids=["nag-linear", "momentum-cosine", "ema-bn-bias-lr"])
+@pytest.mark.parametrize("args", [FAST, MOMENTUM], ids=["nag-linear", "momentum-cosine"])
 def test_fast_recipe_resumes_exactly_mid_epoch(tmp_path, args):
-    """Nesterov momentum states, the decaying learning rate, the augmented
-    batches and the weights' averages all continue where they stopped."""
+    """Nesterov momentum states, the decaying learning rate and the augmented
+    batches all continue where they stopped."""
     ref = cli(*args, "--epochs", "3", "--out", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
     ckpt, _ = _interrupt_mid_epoch(tmp_path / "run", args)
     resumed = cli(*args, "--epochs", "3", "--out", str(tmp_path / "run"), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert history(tmp_path / "run") == history(tmp_path / "ref")
-    for name in (C.PARAMS, C.AVERAGED) if args is AVERAGED else (C.PARAMS,):
-        ours, theirs = final_params(tmp_path / "run", name), final_params(tmp_path / "ref", name)
-        for k in ours:
-            np.testing.assert_array_equal(ours[k], theirs[k], err_msg=f"{name}: {k}")
-
-
-def test_resuming_with_or_without_ema_against_the_run_is_refused(tmp_path):
-    args = [*SMALL, "--recipe", "fast", "--subset", "64", "--epochs", "2", "--out", str(tmp_path)]
-    first = cli(*args[:-4], "--epochs", "1", "--out", str(tmp_path))
-    assert first.returncode == 0, first.stderr
-    before = sorted(p.name for p in tmp_path.iterdir())
-    r = cli(*args, "--resume", "--ema", "0.99")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "trained without --ema" in r.stderr and "resume it without --ema" in r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
-
-
-def test_ema_without_nag_is_a_usage_error():
-    r = cli(*SMALL, "--ema", "0.99", "--epochs", "1")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "add --optimizer nag" in r.stderr
+    ours, theirs = final_params(tmp_path / "run"), final_params(tmp_path / "ref")
+    for k in ours:
+        np.testing.assert_array_equal(ours[k], theirs[k], err_msg=k)
 
 
 @pytest.mark.slow

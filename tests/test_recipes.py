@@ -38,12 +38,6 @@ def test_describe_says_what_the_settings_do():
     assert f"{settings['epochs']} epochs" in long and f"learning rate {settings['lr']:g}" in long
     assert "Nesterov SGD, momentum 0.9" in long and "straight line" in long
     assert f"shifts of up to {settings['shift']} pixels" in long and "mirrored test" in long
-    tricks = R.layered("resnet18-small", "long", None, {"ema": 0.998, "bn_bias_lr": 64})
-    assert tricks.ema == 0.998 and tricks.bn_bias_lr == 64
-    from unittest import mock
-    with mock.patch.object(R, "layered", return_value=tricks):
-        said = R.describe("resnet18-small", "long")
-    assert "BatchNorm shifts at 64x the learning rate" in said and "(0.998 kept a step)" in said
 
 
 def test_a_recipe_registered_twice_or_with_an_unknown_setting_is_refused():

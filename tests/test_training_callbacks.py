@@ -1,8 +1,6 @@
 """The fit loop's callbacks: hook order, the lagged divergence check, progress
 totals, restoring without writing, and schedules."""
 import math
-import os
-import signal
 
 import mxnet as mx
 import pytest
@@ -127,72 +125,3 @@ def test_a_run_resumed_at_an_epochs_end_records_the_scheduled_rate():
     run.start = Position(epoch=1, batch=5)
     cb.LRScheduler(0.4).on_train_begin(run)
     assert run.trainer.learning_rate == pytest.approx(lr_schedule("linear", 0.4, 15)(9))
-
-
-# ---- AveragedWeights (--ema) ------------------------------------------------------------
-EMA = {"data": "sample", "epochs": 2, "ema": 0.9, "subset": 1000, "batch_size": 50}
-
-
-def _arrays(path):
-    return {k: v.asnumpy() for k, v in nd.load(str(path)).items()}
-
-
-def test_averaged_weights_are_tested_saved_apart_and_left_in_the_net(tmp_path):
-    """Each epoch's test accuracy is the averaged weights' (evaluated again here
-    from the saved averages), the checkpoint keeps the training weights apart,
-    the trained net ends with the averages, and export loads them."""
-    from d2lnets.checkpoint import AVERAGED, PARAMS, latest_checkpoint
-    from d2lnets.export import load_weights
-    from d2lnets.training.run import train_run
-    done = train_run("lenet-bn", "fast", EMA, ctx=mx.cpu(), out=tmp_path, log=None)
-    ckpt = latest_checkpoint(tmp_path)
-    averaged, weights = _arrays(ckpt / AVERAGED), _arrays(ckpt / PARAMS)
-    assert averaged.keys() == weights.keys()
-    trained = [k for k in weights if not k.endswith(("running_mean", "running_var"))]
-    assert all(not (averaged[k] == weights[k]).all() for k in trained)
-    net_now = {k: p.data().asnumpy() for k, p in done.net._collect_params_with_prefix().items()}
-    for k in averaged:
-        assert (net_now[k] == averaged[k]).all(), k
-    fresh = d2l.get_model("lenet-bn")
-    load_weights(fresh, tmp_path)
-    acc = d2l.evaluate_accuracy(done.test_iter, fresh, mx.cpu(), flip=done.config.tta_flip)
-    assert acc == done.history.epochs[-1]["test_acc"]
-
-
-class _StopDuringTest:
-    """The test batches; a real SIGINT to this process in the first evaluation."""
-
-    def __init__(self, inner):
-        self.inner, self.fired = inner, False
-
-    def __iter__(self):
-        for i, batch in enumerate(self.inner):
-            if not self.fired and i == 1:
-                self.fired = True
-                os.kill(os.getpid(), signal.SIGINT)
-            yield batch
-
-
-def test_ctrl_c_while_testing_averaged_weights_saves_the_training_weights(tmp_path,
-                                                                          monkeypatch):
-    """Stopped while the averages are in the net, the run saves its training
-    weights: resumed, it ends exactly as the run never stopped."""
-    from d2lnets.training import run as R
-    from d2lnets.training.run import train_run
-    ref = train_run("lenet-bn", "fast", EMA, ctx=mx.cpu(), out=tmp_path / "ref", log=None)
-    real = R.load_data_fashion_mnist
-
-    def stopping(*a, **kw):
-        train_iter, test_iter = real(*a, **kw)
-        return train_iter, _StopDuringTest(test_iter)
-    with monkeypatch.context() as m:
-        m.setattr(R, "load_data_fashion_mnist", stopping)
-        with pytest.raises(d2l.TrainingInterrupted, match="stopped in epoch 1"):
-            train_run("lenet-bn", "fast", EMA, ctx=mx.cpu(), out=tmp_path / "run", log=None)
-    done = train_run("lenet-bn", "fast", EMA, ctx=mx.cpu(), out=tmp_path / "run", log=None,
-                     resume=True)
-    strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h.epochs]
-    assert strip(done.history) == strip(ref.history)
-    for (k, a), b in zip(done.net._collect_params_with_prefix().items(),
-                         ref.net._collect_params_with_prefix().values()):
-        assert (a.data().asnumpy() == b.data().asnumpy()).all(), k

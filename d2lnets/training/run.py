@@ -27,7 +27,6 @@ from ..models import model_info
 from ..recipes import layered
 from ..runfolder import RunFolder
 from .callbacks import (
-    AveragedWeights,
     Callback,
     Checkpointer,
     DivergenceGuard,
@@ -40,7 +39,7 @@ from .callbacks import (
 )
 from .history import History
 from .loop import as_context_list, fit, set_seed
-from .optimizer import NesterovSGD, batch_norm_shifts
+from .optimizer import NesterovSGD
 from .position import Position
 from .signals import StopRequest
 
@@ -82,11 +81,6 @@ def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterab
                          f"as {stored['model']}, or start a new run")
     mine = config.to_dict()
     changed = {k: [stored[k], mine[k]] for k in given if k in stored and stored[k] != mine[k]}
-    had = bool(stored.get("ema"))  # an older d2lnets' run has none
-    if bool(config.ema) != had:
-        how = "with" if had else "without"
-        raise UsageError(f"{where} was trained {how} --ema: its optimizer state has "
-                         f"{'' if had else 'no '}averages, so resume it {how} --ema")
     breaking = [k for k in BREAKS_MID_EPOCH if k in changed]
     if breaking and meta["batch"]:
         said = ", ".join(f"{k} {changed[k][1]} (the run has {changed[k][0]})" for k in breaking)
@@ -106,7 +100,7 @@ def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states:
                given: Iterable[str], log: Log | None, progress: bool | None, plot: bool,
                watchdog: Any, target_acc: float | None, base_lr: float) -> list[Callback]:
     """In the order they run; after an epoch its line is printed once the checkpoint exists."""
-    cbs: list[Callback] = [AveragedWeights()] if config.ema else []  # before the Checkpointer
+    cbs: list[Callback] = []
     if out is not None and write:
         cbs.append(Checkpointer(out, save_states, tuple(given)))
     if watchdog is not None:
@@ -165,13 +159,11 @@ def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, c
 
 
 def _trainer(config: RunConfig, net: Any, kwargs: dict) -> gluon.Trainer:
-    for beta in batch_norm_shifts(net):
-        beta.lr_mult, beta.wd_mult = config.bn_bias_lr, 1.0 / config.bn_bias_lr
     opt: dict[str, Any] = {"learning_rate": config.lr, "wd": config.wd}
     if config.optimizer == "nag" or config.momentum:
         opt["momentum"] = config.momentum
     if config.optimizer == "nag":  # MXNet's fused NAG does not repeat (training/optimizer.py)
-        return gluon.Trainer(net.collect_params(), NesterovSGD(ema=config.ema, **opt), **kwargs)
+        return gluon.Trainer(net.collect_params(), NesterovSGD(**opt), **kwargs)
     return gluon.Trainer(net.collect_params(), config.optimizer, opt, **kwargs)
 
 

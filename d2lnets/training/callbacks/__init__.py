@@ -1,5 +1,4 @@
 """The fit loop's callbacks, one concern per module (see ``base`` for the hooks)."""
-from .averaged_weights import AveragedWeights
 from .base import Callback, CallbackList
 from .checkpointer import Checkpointer
 from .divergence import DivergenceGuard
@@ -9,5 +8,5 @@ from .lr_scheduler import LRScheduler
 from .progress import EpochPrinter, ProgressBar
 from .target import TargetAccuracy
 
-__all__ = ["AveragedWeights", "Callback", "CallbackList", "Checkpointer", "DivergenceGuard", "Heartbeat",
+__all__ = ["Callback", "CallbackList", "Checkpointer", "DivergenceGuard", "Heartbeat",
            "HistoryWriter", "LRScheduler", "EpochPrinter", "ProgressBar", "TargetAccuracy"]

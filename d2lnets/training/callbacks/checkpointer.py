@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ...checkpoint import latest_checkpoint, save_checkpoint
-from ..optimizer import averaged_arrays
 from .base import Callback
 
 __all__ = ["Checkpointer"]
@@ -38,8 +37,7 @@ class Checkpointer(Callback):
                 "history": run.history.epochs, "seed": getattr(run.train_iter, "seed", None),
                 "config": run.config.to_dict(), "given": list(self.given)}
         trainer = run.trainer if self.save_states else None
-        averaged = averaged_arrays(run.net, trainer) if trainer is not None else None
-        return str(save_checkpoint(self.out, run.net, trainer, meta, averaged=averaged))
+        return str(save_checkpoint(self.out, run.net, trainer, meta))
 
     def on_epoch_end(self, run: Any, row: dict) -> None:
         run.last_checkpoint = self.save(run, run.epoch + 1, 0, None)
