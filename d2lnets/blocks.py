@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from mxnet import autograd, nd
 from mxnet.gluon import nn
+from mxnet.util import is_np_array
 
 from .errors import UsageError
 from .hybrid import HybridBlock, HybridSequential, request_state_update
@@ -23,6 +24,12 @@ __all__ = [
 
 #: ``norm_layer(num_features, num_dims, **kwargs)`` builds a normalisation layer.
 NormLayer = Callable[..., nn.HybridBlock]
+
+
+def _relu(F: Any, X: Any) -> Any:
+    """ReLU in either array mode: the legacy ``F.relu``, or ``F.npx.relu`` under
+    ``npx.set_np()`` (the later editions' mode), where legacy operators refuse."""
+    return F.npx.relu(X) if is_np_array() else F.relu(X)
 
 
 def _broadcast_shape(ndim: int) -> tuple[int, ...]:
@@ -209,11 +216,11 @@ class Residual(HybridBlock):
                                    shortcut_bn)
 
     def hybrid_forward(self, F: Any, X: Any) -> Any:
-        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = _relu(F, self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))
         if self.conv3 is not None:
             X = self.conv3(X)
-        return F.relu(Y + X)
+        return _relu(F, Y + X)
 
 
 class Bottleneck(HybridBlock):
@@ -238,12 +245,12 @@ class Bottleneck(HybridBlock):
                                       shortcut_bn)
 
     def hybrid_forward(self, F: Any, X: Any) -> Any:
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = F.relu(self.bn2(self.conv2(Y)))
+        Y = _relu(F, self.bn1(self.conv1(X)))
+        Y = _relu(F, self.bn2(self.conv2(Y)))
         Y = self.bn3(self.conv3(Y))
         if self.shortcut is not None:
             X = self.shortcut(X)
-        return F.relu(Y + X)
+        return _relu(F, Y + X)
 
 
 class PreActResidual(HybridBlock):
@@ -263,8 +270,8 @@ class PreActResidual(HybridBlock):
             self.conv3 = _conv(num_channels, 1, strides, 0, conv_bias) if use_1x1conv else None
 
     def hybrid_forward(self, F: Any, X: Any) -> Any:
-        A = F.relu(self.bn1(X))
-        Y = self.conv2(F.relu(self.bn2(self.conv1(A))))
+        A = _relu(F, self.bn1(X))
+        Y = self.conv2(_relu(F, self.bn2(self.conv1(A))))
         return Y + (self.conv3(A) if self.conv3 is not None else X)
 
 
@@ -330,7 +337,7 @@ class DenseBlock(HybridBlock):
     def hybrid_forward(self, F: Any, X: Any) -> Any:
         for blk in self.net:
             Y = blk(X)
-            X = F.concat(X, Y, dim=1)
+            X = F.np.concatenate((X, Y), axis=1) if is_np_array() else F.concat(X, Y, dim=1)
         return X
 
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable
 
-__all__ = ["write_atomically", "open_no_follow"]
+__all__ = ["write_atomically", "open_no_follow", "check_writable", "new_file"]
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
@@ -37,3 +37,21 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]
 def open_no_follow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
     """``os.open`` that fails with ``ELOOP`` where ``path`` is a symbolic link."""
     return os.open(path, flags | os.O_NOFOLLOW, mode)
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Make ``folder`` (and its parents) and prove it writable with a new file
+    made and removed there; raises the ``OSError`` that says why not."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".d2lnets-write-test.")
+    os.close(fd)
+    os.unlink(probe)
+
+
+def new_file(folder: str | os.PathLike, prefix: str, suffix: str, text: str) -> Path:
+    """Write ``text`` to a file made new in ``folder`` (never an existing name,
+    so never through a planted link) and return its path."""
+    fd, path = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return Path(path)

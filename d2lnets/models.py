@@ -59,9 +59,9 @@ class Network(HybridSequential):
 
     def _channels(self) -> int:
         first = self[0] if len(self) else None
-        if isinstance(first, nn.Conv2D) and first.weight.shape and len(first.weight.shape) == 4:
-            return int(first.weight.shape[1])
-        return 0
+        shape = first.weight.shape if isinstance(first, nn.Conv2D) else None
+        # an unknown size is 0 in MXNet's legacy mode and -1 under npx.set_np()
+        return int(shape[1]) if shape and len(shape) == 4 and shape[1] > 0 else 0
 
     def forward(self, x: Any, *args: Any) -> Any:
         if isinstance(x, nd.NDArray):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from .checkpoint import list_checkpoints
-from .errors import CheckpointError, RunFolderBusy
-from .files import open_no_follow
+from .errors import CheckpointError, RunFolderBusy, UsageError
+from .files import check_writable, open_no_follow
 
 __all__ = ["RunFolder", "holds_a_run", "move_aside"]
 
@@ -32,8 +31,24 @@ def _unusable(folder: Path, err: OSError, doing: str) -> CheckpointError:
                            f"changed; choose an --out folder you can write to.")
 
 
+def _holds_working_folder(folder: Path) -> bool:
+    """True if ``folder`` is the working folder or one of its parents: moving it
+    would move the process (and the user's shell) with it."""
+    try:
+        here = Path(os.getcwd()).resolve()
+    except OSError:  # the working folder was removed: nothing to move with it
+        return False
+    return here == folder or folder in here.parents
+
+
 def move_aside(folder: Path) -> Path:
-    """Rename an earlier run to ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken)."""
+    """Rename an earlier run to ``NAME-YYYYmmdd-HHMMSS`` (``-2``, ``-3`` ... if taken).
+    The working folder (``--out .``) is never moved: that is refused, nothing changed."""
+    if _holds_working_folder(folder):
+        raise UsageError(f"{folder} holds an earlier run and is the folder you are working in "
+                         f"(or holds it): a new run would move it, and your files with it. "
+                         f"Nothing was changed. Continue that run with --resume, or give the "
+                         f"new run its own --out (a folder inside this one, say).")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(folder.stat().st_mtime))
     try:
         for n in range(1, 1000):
@@ -86,10 +101,7 @@ class RunFolder:
         run aside first and return where it went."""
         moved = move_aside(self.folder) if fresh and holds_a_run(self.folder) else None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".d2lnets-write-test.")
-            os.close(fd)
-            os.unlink(probe)
+            check_writable(self.folder)
         except OSError as err:
             raise _unusable(self.folder, err, "write the run folder") from None
         return moved

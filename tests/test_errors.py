@@ -59,3 +59,23 @@ def test_a_bug_is_not_disguised_as_bad_arguments(monkeypatch, capsys):
     assert "internal error, a bug in d2lnets (ValueError: a bug)" in err and "Traceback" not in err
     log = Path(err.split("the traceback is in ")[1].split(". ")[0])
     assert 'raise ValueError("a bug")' in log.read_text()
+
+
+def test_the_crash_log_is_never_written_through_a_planted_link(monkeypatch, capsys, tmp_path):
+    """The log's name was guessable (`d2lnets-error-PID.log`): a link planted under
+    it for this PID made a bug overwrite the file the link points to."""
+    import os
+    import tempfile
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / f"d2lnets-error-{os.getpid()}.log").symlink_to(victim)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def buggy(args):
+        raise ValueError("a bug")
+    monkeypatch.setattr(summary_command, "run_summary", buggy)
+    assert main(["summary", "lenet-bn"]) == 1
+    err = capsys.readouterr().err
+    log = Path(err.split("the traceback is in ")[1].split(". ")[0])
+    assert victim.read_text() == "precious" and not log.is_symlink()
+    assert log.parent == tmp_path and 'raise ValueError("a bug")' in log.read_text()

@@ -92,3 +92,13 @@ def test_an_out_that_is_a_file_is_refused_before_the_experiment(tmp_path):
 def test_cli_wrong_use_exits_2_without_traceback(args, says):
     r = _cli(*args)
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_write_check_never_truncates_a_planted_link(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".d2lnets-write-test").symlink_to(victim)
+    run_exercise("bottleneck", out=out, quick=True, log=None)
+    assert victim.read_text() == "precious" and (out / "answer.md").is_file()

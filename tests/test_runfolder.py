@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from d2lnets.errors import CheckpointError, RunFolderBusy
+from d2lnets.errors import CheckpointError, RunFolderBusy, UsageError
 from d2lnets.runfolder import RunFolder, move_aside
 
 HOLD = """
@@ -114,3 +114,40 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     write_atomically(tmp_path / "history.jsonl", lambda f: f.write(b"whole\n"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.jsonl"]
     assert (tmp_path / "history.jsonl").read_text() == "whole\n"
+
+
+def test_a_second_run_into_the_working_folder_is_refused_and_nothing_moves(tmp_path):
+    """`--out .` twice: the folder you are in is never renamed under you (the
+    second run would have written over the first in the moved folder)."""
+    here = tmp_path / "x"
+    here.mkdir()
+    (here / "notes").write_text("n\n")
+    args = [sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample",
+            "--epochs", "1", "--subset", "128", "--batch-size", "64", "--out", ".",
+            "--no-progress"]
+    first = subprocess.run(args, cwd=here, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    history = (here / "history.jsonl").read_text()
+    second = subprocess.run(args + ["--lr", "0.5"], cwd=here, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert "the folder you are working in" in second.stderr and "--resume" in second.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.lock", "x"]  # nothing moved aside
+    assert (here / "notes").read_text() == "n\n" and (here / "history.jsonl").read_text() == history
+
+
+def test_an_earlier_run_in_a_parent_of_the_working_folder_is_not_moved(tmp_path, monkeypatch):
+    run = _earlier_run(tmp_path / "run")
+    (run / "inner").mkdir()
+    monkeypatch.chdir(run / "inner")
+    with RunFolder(run) as lock, pytest.raises(UsageError, match="working in"):
+        lock.prepare(fresh=True)
+    assert (run / "history.jsonl").is_file() and not list(tmp_path.glob("run-*"))
+
+
+def test_an_empty_out_is_refused_by_the_library(tmp_path, monkeypatch):
+    from d2lnets import train_recipe
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="out is empty"):
+        train_recipe("lenet-bn", out_dir="", data="sample", epochs=1, subset=64, log=None)
+    assert list(tmp_path.iterdir()) == []

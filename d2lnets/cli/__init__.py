@@ -17,10 +17,10 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
 from .. import MXNET_PROBLEM
 from ..errors import D2lnetsError, TrainingInterrupted
+from ..files import new_file
 from . import _parser, doctor
 from ._parser import note
 
@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _bug(err: Exception) -> int:
     """An exception d2lnets did not expect: one line, the traceback in a log file."""
-    log = Path(tempfile.gettempdir()) / f"d2lnets-error-{os.getpid()}.log"
-    try:
-        log.write_text("".join(traceback.format_exception(err)))
+    try:  # a new file: a link planted under a guessable name is never written through
+        log = new_file(tempfile.gettempdir(), f"d2lnets-error-{os.getpid()}-", ".log",
+                       "".join(traceback.format_exception(err)))
         where = f"the traceback is in {log}"
     except OSError:
         where = "the traceback could not be written"

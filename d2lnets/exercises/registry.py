@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..files import write_atomically
+from ..files import check_writable, write_atomically
 from .report import markdown_table
 
 __all__ = ["Exercise", "Options", "Result", "register_exercise", "get_exercise", "list_exercises",
@@ -117,10 +117,7 @@ def run_exercise(name: str, out: str | os.PathLike | None = None, seeds: int | N
 
 def _prepare(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".d2lnets-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        check_writable(folder)
     except OSError as err:
         raise UsageError(f"cannot write the exercise's folder {folder}: "
                          f"{err.strerror or err}; choose another --out") from None

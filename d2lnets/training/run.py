@@ -131,6 +131,8 @@ def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, c
     trainer's rate now. ``move_earlier``: a fresh run moves an earlier run in
     ``out`` aside first (else it writes beside it); ``note`` says so."""
     ctxs = as_context_list(ctx)
+    if out is not None and not str(out):
+        raise UsageError("out is empty: name the run folder (out=\".\" for this one)")
     if resume is True and out is None:
         raise UsageError("resume=True needs out (the run folder to resume)")
     ckpt = resolve_checkpoint(out if resume is True else resume) if resume else None
