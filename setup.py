@@ -51,7 +51,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.5", "nbclient>=0.7", "nbformat>=5",
-                 "ipykernel>=6", "nbmake>=1.4"],
+                 "ipykernel>=6", "nbmake>=1.4",
+                 # what the real d2l packages import, as references in tests/test_editions.py
+                 "pandas>=1.3", "ipython>=7", "matplotlib-inline>=0.1"],
         "export": ["onnx>=1.12,<=1.18", "onnxruntime>=1.15", "protobuf<5"],
         "bench": ["torch==2.13.0"],
     },

@@ -18,7 +18,7 @@ from .hybrid import HybridBlock, HybridSequential, request_state_update
 
 __all__ = [
     "batch_norm", "BatchNorm", "gluon_batch_norm", "NormLayer",
-    "Residual", "Bottleneck", "PreActResidual", "resnet_block",
+    "Residual", "Bottleneck", "ResNeXtBlock", "PreActResidual", "resnet_block",
     "conv_block", "DenseBlock", "Transition", "transition_block",
 ]
 
@@ -250,6 +250,35 @@ class Bottleneck(HybridBlock):
         Y = self.bn3(self.conv3(Y))
         if self.shortcut is not None:
             X = self.shortcut(X)
+        return _relu(F, Y + X)
+
+
+class ResNeXtBlock(HybridBlock):
+    """The 1.0 edition's ResNeXt block: 1x1 conv to ``num_channels * bot_mul``,
+    a grouped 3x3 conv (groups of ``groups`` channels each), 1x1 conv back to
+    ``num_channels``, BN after each; a 1x1 conv and BN on the shortcut when
+    ``use_1x1conv``."""
+
+    def __init__(self, num_channels: int, groups: int, bot_mul: float,
+                 use_1x1conv: bool = False, strides: int = 1, **kwargs: Any):
+        super().__init__(**kwargs)
+        mid = int(round(num_channels * bot_mul))
+        with self.name_scope():
+            self.conv1 = nn.Conv2D(mid, kernel_size=1)
+            self.conv2 = nn.Conv2D(mid, kernel_size=3, padding=1, strides=strides,
+                                   groups=mid // groups)
+            self.conv3 = nn.Conv2D(num_channels, kernel_size=1)
+            self.bn1, self.bn2, self.bn3 = nn.BatchNorm(), nn.BatchNorm(), nn.BatchNorm()
+            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides) \
+                if use_1x1conv else None
+            self.bn4 = nn.BatchNorm() if use_1x1conv else None
+
+    def hybrid_forward(self, F: Any, X: Any) -> Any:
+        Y = _relu(F, self.bn1(self.conv1(X)))
+        Y = _relu(F, self.bn2(self.conv2(Y)))
+        Y = self.bn3(self.conv3(Y))
+        if self.conv4 is not None:
+            X = self.bn4(self.conv4(X))
         return _relu(F, Y + X)
 
 

@@ -23,6 +23,7 @@ from typing import BinaryIO, Callable
 import mxnet as mx
 import numpy as np
 from mxnet import nd
+from mxnet.util import is_np_array
 
 from .augment import Augment
 from .config import RunConfig
@@ -321,11 +322,11 @@ class FashionMNISTIter:
     """Batches of an in-memory image set.
 
     The set stays uint8 (47 MB for Fashion-MNIST's training split), as one
-    NDArray on ``ctx``. A batch is one gather (or slice) of it, scaled to
-    [0, 1] and resized (bilinear, half-pixel centres, as the book's
-    ``transforms.Resize``) by MXNet ops that the engine runs ahead of, and
-    beside, the training step: memory stays that of the uint8 set, and the
-    first batch comes at once.
+    NDArray on ``ctx``. A batch is one gather (or slice) of it, resized and
+    scaled to [0, 1] exactly as the book's ``Resize`` and ``ToTensor`` by MXNet
+    ops that the engine runs ahead of, and beside, the training step. Under
+    ``npx.set_np()`` the batches are ``mxnet.np`` arrays (no copy). Memory
+    stays that of the uint8 set, and the first batch comes at once.
 
     Iterating gives one epoch. With ``shuffle``, each epoch's order is a
     permutation drawn from ``(seed, epoch)``, so a resumed run sees the same
@@ -410,13 +411,14 @@ class FashionMNISTIter:
         return self._store
 
     def _prepare(self, images: nd.NDArray) -> nd.NDArray:
-        """uint8 (B, H, W) -> float32 (B, 1, S, S) in [0, 1]."""
+        """uint8 (B, H, W) -> float32 (B, 1, S, S) in [0, 1]: Gluon's ``Resize``
+        then ``ToTensor`` to the bit (the same resize operator on the uint8
+        images, one call a batch, then the same division by 255)."""
         b, h, w = images.shape
-        X = images.astype("float32").reshape((b, 1, h, w)) * (1.0 / 255)
-        if not self.resize:
-            return X
-        return nd.contrib.BilinearResize2D(X, height=self.side, width=self.side,
-                                           align_corners=False)
+        if self.resize and self.side != w:  # to the same side it would be a copy
+            images = nd.image.resize(images.reshape((b, h, w, 1)), size=self.side, interp=1)
+            h = w = self.side
+        return images.reshape((b, 1, h, w)).astype("float32") / 255
 
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple]:
         """The batches of ``epoch``, from batch ``start_batch`` on."""
@@ -434,7 +436,7 @@ class FashionMNISTIter:
                 X, y = self._prepare(nd.take(images, idx)), nd.take(labels, idx)
             if self.augment and self.shuffle:
                 X = self.augment(X, np.random.default_rng([self.seed, epoch, start // self.batch_size]))
-            yield X, y
+            yield (X.as_np_ndarray(), y.as_np_ndarray()) if is_np_array() else (X, y)
 
 
 def load_data_fashion_mnist(batch_size: int, resize: int | None = None,

@@ -137,6 +137,16 @@ titles = [f"{t}\\n{p}" for t, p in zip(true_labels, pred_labels)]
 d2l.show_fashion_mnist(X[:, 0], titles);'''
 
 
+def editions(section: str) -> str:
+    """The markdown that says whose code this is and where the other editions' is."""
+    return ("This notebook's code is the first Chinese edition's (d2l-zh v1, `import d2lzh as "
+            "d2l`), which d2lnets runs as `import d2lnets as d2l`. Reading d2l-zh v2, d2l-en 0.17 "
+            "or d2l-en 1.0? Write `from d2lnets import mxnet as d2l` instead of `from d2l import "
+            "mxnet as d2l` and run the book's own cells unchanged: `tests/editions/v2_"
+            f"{section}.py` and `tests/editions/v1_0_{section}.py` hold them, and "
+            "`docs/editions.md` says what differs.")
+
+
 def batch_norm() -> list:
     return [
         new_markdown_cell("# 批量归一化 (Batch Normalization)\n\n"
@@ -146,6 +156,7 @@ def batch_norm() -> list:
                           "intermediate output with the mean and standard deviation of the current "
                           "mini-batch, which keeps deep networks numerically stable. At prediction "
                           "time it uses moving averages estimated during training instead."),
+        new_markdown_cell(editions("batch_norm")),
         new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 从零开始实现 (Implementation from scratch)\n\n"
@@ -200,6 +211,7 @@ def resnet() -> list:
                           "残差块让输入通过跨层的数据线路更快地向前传播: 只需学出残差映射 f(x) − x。\n\n"
                           "A residual block only has to learn the residual f(x) − x: the input "
                           "skips the two convolutions and is added back before the last ReLU."),
+        new_markdown_cell(editions("resnet")),
         new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 残差块 (Residual blocks)"),
@@ -240,6 +252,7 @@ def densenet() -> list:
                           "与ResNet将输入与输出相加不同, DenseNet在通道维上连结输入与输出。\n\n"
                           "Where ResNet adds a block's input to its output, DenseNet concatenates "
                           "them along the channels."),
+        new_markdown_cell(editions("densenet")),
         new_code_cell(COLAB),
         new_code_cell(SETUP),
         new_markdown_cell("## 稠密块 (Dense blocks)\n\n"

@@ -41,3 +41,13 @@ def test_runs_in_quick_mode(path, monkeypatch):
     assert len(images) >= 2  # the curves and the predictions
     answers = [o for o in outputs if o.output_type == "display_data" and "text/markdown" in o.data]
     assert len(answers) == len(list_exercises(path.stem))  # every exercise answered
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_points_the_later_editions_to_their_line(path):
+    import re
+    cells = json.loads(path.read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "d2l-zh v1" in text and "from d2lnets import mxnet as d2l" in text
+    named = re.findall(r"`(tests/editions/\w+\.py)`", text)
+    assert len(named) == 2 and all((path.parent.parent / n).is_file() for n in named)

@@ -1,6 +1,7 @@
 """The fit loop's callbacks: hook order, the lagged divergence check, progress
 totals, restoring without writing, and schedules."""
 import math
+import os
 
 import mxnet as mx
 import pytest
@@ -125,3 +126,20 @@ def test_a_run_resumed_at_an_epochs_end_records_the_scheduled_rate():
     run.start = Position(epoch=1, batch=5)
     cb.LRScheduler(0.4).on_train_begin(run)
     assert run.trainer.learning_rate == pytest.approx(lr_schedule("linear", 0.4, 15)(9))
+
+
+@pytest.mark.slow
+def test_train_ch5_draws_its_curves_live_in_jupyter_when_asked(monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    code = ("import d2lnets as d2l\nfrom mxnet import gluon\nnet = d2l.lenet_bn()\n"
+            "net.initialize()\ntr, te = d2l.load_data_fashion_mnist(256, root='sample')\n"
+            "t = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.9})\n"
+            "d2l.train_ch5(net, tr, te, 256, t, d2l.try_gpu(), 2, plot=True)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3").execute(env=dict(os.environ))
+    outs = nb.cells[0].outputs
+    text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
+    assert "epoch 1, loss" in text and "epoch 2, loss" in text  # the lines still printed
+    assert any(o.output_type == "display_data" and "image/png" in o.data for o in outs)

@@ -31,6 +31,7 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
       ``trainer.step(batch_size)``; None: the iterator's, else each batch's size.
     - ``schedule``/``warmup_epochs``: from the trainer's rate now, which is set
       back at the end, so that another call starts the schedule over.
+    - ``plot``: the curves drawn live in Jupyter, and ``curves.png`` in ``out_dir``.
     - ``out_dir``: checkpoints every epoch, ``history.jsonl``, ``curves.png``,
       under the folder's lock; ``is_root=False`` (every distributed worker but
       rank 0) writes nothing.
@@ -50,12 +51,13 @@ def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx
 
 
 def train_ch5(net: Any, train_iter: Any, test_iter: Any, batch_size: int,
-              trainer: gluon.Trainer, ctx: Any, num_epochs: int) -> History:
-    """The book's ``train_ch5``: the same arguments and the same printed lines.
+              trainer: gluon.Trainer, ctx: Any, num_epochs: int, plot: bool = False) -> History:
+    """The book's ``train_ch5``: the same arguments and the same printed lines;
+    ``plot=True`` also draws the curves live in Jupyter, as the later editions do.
 
     Unlike the book it does not read the loss every batch, and it hybridizes
     what is safe to hybridize (see ``hybridize_safely``): the book's
     ``nn.Sequential`` code runs without warnings.
     """
     return train(net, train_iter, test_iter, trainer, ctx, num_epochs, progress=False,
-                 batch_size=batch_size)
+                 batch_size=batch_size, plot=plot)

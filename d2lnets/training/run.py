@@ -33,6 +33,7 @@ from .callbacks import (
     EpochPrinter,
     Heartbeat,
     HistoryWriter,
+    LiveCurves,
     LRScheduler,
     ProgressBar,
     TargetAccuracy,
@@ -110,6 +111,8 @@ def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states:
     cbs += [ProgressBar(progress), DivergenceGuard(config.max_loss)]
     if log:
         cbs.append(EpochPrinter(log))
+    if plot:
+        cbs.append(LiveCurves())
     if out is not None and write:
         cbs.append(HistoryWriter(out, plot))
     if target_acc is not None:  # last: the epoch is saved and written before the run ends
