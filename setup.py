@@ -45,7 +45,8 @@ setup(
         "matplotlib>=3.5",
         "tqdm>=4.60",
         "requests>=2.20,<3",
-        "graphviz>=0.8.1,<0.9",
+        # not graphviz: MXNet's metadata pins graphviz<0.9, but only mx.viz imports it;
+        # requiring it would downgrade a reader's graphviz (`d2lnets doctor` says what to do)
         # MXNet imports distutils, which Python 3.12 removed: setuptools supplies it
         "setuptools>=61; python_version>='3.12'",
     ],

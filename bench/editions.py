@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the environment as the reader has it: importing d2lnets here (to find the data) sets
+#: OMP_NUM_THREADS in this process, which d2l's process must not inherit
+READER_ENV = dict(os.environ)
 CODE = ROOT / "tests" / "editions"
 SECTIONS = ["v2_batch_norm", "v2_resnet", "v2_densenet", "v1_0_batch_norm", "v1_0_resnet",
             "v1_0_densenet"]
@@ -58,7 +61,8 @@ def _timed(fn, what):
     def run(*args, **kwargs):
         start = time.perf_counter()
         out = fn(*args, **kwargs)
-        print("BENCH " + json.dumps({"call": what, "seconds": time.perf_counter() - start}),
+        print("BENCH " + json.dumps({"call": what, "seconds": time.perf_counter() - start,
+                                     "threads": os.environ.get("OMP_NUM_THREADS", "MXNet's")}),
               flush=True)
         return out
     return run
@@ -94,7 +98,7 @@ def run(section: str, impl: str, args: argparse.Namespace, home: str) -> list[di
     code = (CODE / f"{section}.py").read_text()
     if impl == "d2l":
         code = code.replace("from d2lnets import mxnet as d2l", "from d2l import mxnet as d2l")
-    env = {**os.environ, "BENCH_IMPL": impl, "BENCH_EPOCHS": str(args.epochs),
+    env = {**READER_ENV, "BENCH_IMPL": impl, "BENCH_EPOCHS": str(args.epochs),
            "BENCH_TRAIN": str(args.train), "MPLBACKEND": "Agg", "MXNET_HOME": home}
     env.pop("D2LNETS_QUICK", None)
     if impl == "d2l":
@@ -126,7 +130,8 @@ def main() -> None:
         theirs, ours = run(section, "d2l", args, home), run(section, "d2lnets", args, home)
         for t, o in zip(theirs, ours):
             rows.append({"section": section, "call": t["call"], "d2l_s": round(t["seconds"], 2),
-                         "d2lnets_s": round(o["seconds"], 2),
+                         "d2lnets_s": round(o["seconds"], 2), "d2l_threads": t["threads"],
+                         "d2lnets_threads": o["threads"],
                          "ratio": round(t["seconds"] / o["seconds"], 2)})
             print(f"{section:16} {t['call']:12} d2l {t['seconds']:8.1f} s   d2lnets "
                   f"{o['seconds']:8.1f} s   {rows[-1]['ratio']:.2f}x", flush=True)

@@ -14,8 +14,22 @@ from pathlib import Path as _Path
 
 # the `d2lnets` command (`python -m d2lnets` imports this while argv[0] is still "-m")
 _COMMAND = _sys.argv[0] == "-m" or _Path(_sys.argv[0]).name == "d2lnets"
-if _COMMAND:  # Ctrl-C while MXNet loads: exit 130, no traceback (the command sets its own later)
-    _signal.signal(_signal.SIGINT, lambda *_: _sys.exit(130))
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """A stop signal where no run is being trained: say so, exit 128 + signal."""
+    try:
+        _sys.stderr.write(f"d2lnets: stopped by {_signal.Signals(signum).name} (no run was being "
+                          f"trained: nothing to save)\n")
+    except OSError:
+        pass
+    _sys.exit(128 + signum)
+
+
+if _COMMAND:  # while MXNet loads: no traceback, no core dump (a command sets its own later)
+    for _name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"):
+        if hasattr(_signal, _name):
+            _signal.signal(getattr(_signal, _name), _stopped)
 
 from .errors import EnvironmentProblem as _EnvironmentProblem  # noqa: E402
 from .threads import configure_cpu_threads as _configure_cpu_threads  # noqa: E402
@@ -33,6 +47,9 @@ except _EnvironmentProblem as _err:
     MXNET_PROBLEM = _err
 
     def __getattr__(name: str) -> None:
+        here = _Path(__file__).parent
+        if (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file():
+            raise AttributeError(name)  # a submodule: `from . import x` then imports it
         raise MXNET_PROBLEM
 
 if MXNET_PROBLEM is None:

@@ -190,11 +190,20 @@ def _check_files(meta: dict, path: Path) -> None:
             raise CheckpointError(f"{path}: {name} is missing or does not match its checksum")
 
 
+#: the most of a meta.json that is read: a 10,000-epoch history takes about 3 MB
+MAX_META_BYTES = 16 << 20
+
+
 def read_meta(path: str | os.PathLike) -> dict:
     """A checkpoint's ``meta.json``, checked: types, bounds and file checksums."""
     path = Path(path)
     try:
-        meta = json.loads((path / META).read_text())
+        with open(path / META, "rb") as f:
+            raw = f.read(MAX_META_BYTES + 1)
+        if len(raw) > MAX_META_BYTES:
+            raise CheckpointError(f"{path / META} is larger than the {MAX_META_BYTES:,} bytes "
+                                  f"d2lnets writes: it is damaged")
+        meta = json.loads(raw)
     except (OSError, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable {META} ({err})") from None
     if not isinstance(meta, dict):

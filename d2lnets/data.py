@@ -26,7 +26,7 @@ from mxnet import nd
 from mxnet.util import is_np_array
 
 from .augment import Augment
-from .config import RunConfig
+from .config import MAX_SIDE, RunConfig
 from .errors import DataError, UsageError
 
 __all__ = [
@@ -83,6 +83,8 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 #: the most an IDX file may declare (Fashion-MNIST's training images are 47 MB): a
 #: small gzip that inflates to gigabytes is refused before it is read
 MAX_IDX_BYTES = 1 << 30
+#: the largest image side read from a data file: ``--resize``'s bound
+MAX_IMAGE_SIDE = MAX_SIDE
 
 
 def _bounded_read(f: BinaryIO, path: Path) -> bytes:
@@ -97,6 +99,10 @@ def _bounded_read(f: BinaryIO, path: Path) -> bytes:
     if want > MAX_IDX_BYTES:
         raise DataError(f"{path}: its header declares {want:,} bytes of data (dimensions {dims}), "
                         f"more than the {MAX_IDX_BYTES:,} d2lnets reads: this is not Fashion-MNIST. "
+                        f"{HOW_TO_GET}")
+    if len(dims) == 3 and max(dims[1:]) > MAX_IMAGE_SIDE:
+        raise DataError(f"{path}: images of {dims[1]}x{dims[2]} pixels; d2lnets reads images of "
+                        f"at most {MAX_IMAGE_SIDE} pixels a side (Fashion-MNIST's are 28x28). "
                         f"{HOW_TO_GET}")
     return head + dims_raw + f.read(want + 1)
 
@@ -205,7 +211,12 @@ def download(url: str, dest: Path, sha1: str, timeout: float = 30.0) -> None:
 def _named_folder(folder: Path, what: str) -> Path:
     """A folder the user named (``--data``, ``$D2LNETS_DATA``): it must hold the
     set, and is never silently passed over for another place."""
-    if not folder.exists():
+    try:
+        exists = folder.exists()
+    except OSError as err:  # a name too long, say: no folder can have it
+        raise DataError(f"{what} {str(folder)[:80]}... cannot be a folder here "
+                        f"({err.strerror or err}). {HOW_TO_GET}") from None
+    if not exists:
         raise DataError(f"{what} {folder} does not exist. Check the path, or leave it out to "
                         f"search the usual places. {HOW_TO_GET}")
     if not folder.is_dir():

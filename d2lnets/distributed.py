@@ -92,6 +92,10 @@ class Workers:
         return kw
 
 
+#: the kvstores a run may name (``device`` is Gluon's default)
+KVSTORES = ("device", "local", "dist_sync", "dist_device_sync", "dist_async")
+
+
 def check_settings(config: Any, kvstore: str | None) -> None:
     """Under a ``dist`` kvstore the servers run the optimizer with its own
     constant rate: a schedule, a warm-up or a recipe other than the book's
@@ -109,6 +113,9 @@ def join_workers(kvstore: str | None = None, watchdog: float | None = None) -> W
     """``kvstore`` None or local: this process alone. ``dist_*``: in a worker
     started by ``d2lnets launch``, create the kvstore and start the watchdog
     (``$D2LNETS_WATCHDOG`` seconds, default 300)."""
+    if kvstore is not None and kvstore not in KVSTORES:
+        raise UsageError(f"--kvstore {kvstore!r} is not a kvstore d2lnets trains with: choose "
+                         f"{', '.join(KVSTORES)}")
     if not kvstore or not kvstore.startswith("dist"):
         return Workers(kvstore)
     if os.environ.get("DMLC_ROLE", "worker") != "worker" or "DMLC_PS_ROOT_URI" not in os.environ:
@@ -273,9 +280,14 @@ def _start(procs: list[Proc], local: bool, ssh: str, out: IO[str],
     pumps = []
     for p in procs:
         argv, env = _argv(p, local, ssh)
-        p.popen = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                   start_new_session=True)
+        try:
+            p.popen = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                       start_new_session=True)
+        except OSError as err:  # the others started are stopped by launch's finally
+            raise UsageError(f"cannot start {argv[0]!r}: {err.strerror or err}. Give a command "
+                             f"that exists, e.g. `-- d2lnets train lenet-bn --kvstore "
+                             f"dist_sync`") from None
         t = threading.Thread(target=_pump, args=(p, p.popen.stdout, out, lock), daemon=True)
         t.start()
         pumps.append(t)
@@ -299,7 +311,8 @@ def _failure(procs: list[Proc], ended_early: float | None) -> tuple[str | None, 
                    f"was killed by {signal.Signals(-code).name}") if failed else \
                 "exited while workers were still running"
             rank = f" (rank {p.rank})" if p.role == "worker" else ""
-            return f"{p.name}{rank} {why}", ended_early
+            where = f" on host {p.host}" if p.host != "127.0.0.1" else ""
+            return f"{p.name}{rank}{where} {why}", ended_early
     return None, ended_early
 
 
@@ -311,6 +324,23 @@ def _finish(procs: list[Proc]) -> None:
             p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
+class _Signalled(Exception):
+    """A stop signal reached the launcher (its children are stopped, then it exits)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_on(signum: int, frame: Any) -> None:
+    raise _Signalled(signum)
+
+
+#: what ends the launcher, and so every process it started
+LAUNCH_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT")
+                       if hasattr(signal, n))
+
+
 def launch(num_workers: int, num_servers: int, command: Sequence[str],
            hosts: Sequence[str] | None = None, timeout: float | None = None,
            ssh: str = "ssh -o BatchMode=yes", out: IO[str] | None = None,
@@ -320,37 +350,55 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
     Any process that exits non-zero (or a server or the scheduler that exits
     while workers still run) stops the run at once: every other process is
     terminated and the failure is reported with the process's role and rank.
+    Ctrl-C (130), SIGTERM, SIGHUP or SIGQUIT (128 + the signal) to the
+    launcher stop every process it started before it exits.
     """
     out = out or sys.stdout
     procs = plan(num_workers, num_servers, command, hosts, port)
-    lock, start, pumps = threading.Lock(), time.monotonic(), []
-    ended_early: float | None = None
+    lock, pumps = threading.Lock(), []
+    old = {sig: signal.signal(sig, _raise_on) for sig in LAUNCH_SIGNALS} \
+        if threading.current_thread() is threading.main_thread() else {}
     try:
         pumps = _start(procs, not hosts, ssh, out, lock)
-        while True:
-            why, ended_early = _failure(procs, ended_early)
-            if why:
-                _stop_all(procs)
-                _say(out, lock, f"d2lnets launch: {why}; stopped the other {len(procs) - 1} "
-                                f"processes")
-                return 1
-            if all(w.popen.poll() == 0 for w in workers_of(procs)):
-                _finish(procs)
-                return 0
-            if timeout is not None and time.monotonic() - start > timeout:
-                _stop_all(procs)
-                _say(out, lock, f"d2lnets launch: --timeout {timeout:g} s reached; stopped all "
-                                f"{len(procs)} processes")
-                return TIMEOUT_EXIT
-            time.sleep(poll)
+        return _watch(procs, out, lock, timeout, poll)
     except KeyboardInterrupt:
         _stop_all(procs)
         _say(out, lock, "d2lnets launch: interrupted; stopped all processes")
         return 130
+    except _Signalled as sig:
+        _stop_all(procs)
+        _say(out, lock, f"d2lnets launch: {signal.Signals(sig.signum).name}; stopped all "
+                        f"processes")
+        return 128 + sig.signum
     finally:
         _stop_all(procs)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         for t in pumps:
             t.join(timeout=2)
+
+
+def _watch(procs: list[Proc], out: IO[str], lock: threading.Lock, timeout: float | None,
+           poll: float) -> int:
+    """Wait for the job: 0 when every worker succeeded, 1 at the first failure,
+    :data:`TIMEOUT_EXIT` (124, as ``timeout(1)``) when ``timeout`` passes."""
+    start, ended_early = time.monotonic(), None
+    while True:
+        why, ended_early = _failure(procs, ended_early)
+        if why:
+            _stop_all(procs)
+            _say(out, lock, f"d2lnets launch: {why}; stopped the other {len(procs) - 1} "
+                            f"processes")
+            return 1
+        if all(w.popen.poll() == 0 for w in workers_of(procs)):
+            _finish(procs)
+            return 0
+        if timeout is not None and time.monotonic() - start > timeout:
+            _stop_all(procs)
+            _say(out, lock, f"d2lnets launch: --timeout {timeout:g} s reached; stopped all "
+                            f"{len(procs)} processes")
+            return TIMEOUT_EXIT
+        time.sleep(poll)
 
 
 def _say(out: IO[str], lock: threading.Lock, msg: str) -> None:

@@ -43,9 +43,13 @@ class Report:
 def _packages(report: Report) -> None:
     report.say("python", f"{platform.python_version()} ({sys.executable})")
     _numpy(report)
-    for dist in ("matplotlib", "onnx"):
-        report.say(dist, installed_version(dist) or "not installed"
-                   + (" (only `export --onnx` needs it)" if dist == "onnx" else ""))
+    needed_by = {"onnx": "only `export --onnx` needs it",
+                 "graphviz": "only MXNet's mx.viz.plot_network needs it: pip install "
+                             "'graphviz<0.9', and Debian's graphviz to render"}
+    for dist in ("matplotlib", "onnx", "graphviz"):
+        version = installed_version(dist)
+        report.say(dist, version or "not installed"
+                   + (f" ({needed_by[dist]})" if dist in needed_by and not version else ""))
     have = builds.installed_mxnet()
     if len(have) > 1:
         report.problem(f"{len(have)} MXNet distributions are installed ({', '.join(have)}): they "

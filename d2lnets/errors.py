@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __all__ = ["D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",
            "DivergedError", "NonFiniteLossError", "ExportError", "TrainingInterrupted",
-           "RunFolderBusy", "EnvironmentProblem", "MXNetUnavailable", "mxnet_reason"]
+           "RunFolderBusy", "EnvironmentProblem", "BadEnvironment", "MXNetUnavailable",
+           "mxnet_reason"]
 
 
 class D2lnetsError(Exception):
@@ -72,6 +73,12 @@ class RunFolderBusy(D2lnetsError, RuntimeError):
 
 class EnvironmentProblem(D2lnetsError, RuntimeError):
     """The installation cannot work (no MXNet, numpy too new, two MXNet builds)."""
+
+
+class BadEnvironment(EnvironmentProblem, ValueError):
+    """An environment variable that MXNet or OpenMP would choke on (set by the user)."""
+
+    exit_code = 2
 
 
 class MXNetUnavailable(EnvironmentProblem, ImportError):

@@ -19,7 +19,8 @@ from mxnet import autograd, nd
 from mxnet.base import MXNetError
 
 from .checkpoint import PARAMS, latest_checkpoint
-from .errors import ExportError, UsageError
+from .errors import ExportError, UsageError, mxnet_reason
+from .files import check_writable
 
 __all__ = ["export_model", "load_weights"]
 
@@ -39,8 +40,8 @@ def load_weights(net: Any, path: str | os.PathLike, ctx: Any = None) -> None:
     try:
         net.load_parameters(str(path), ctx=ctx)
     except (AssertionError, MXNetError) as err:
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        raise UsageError(f"{path} does not fit {getattr(net, 'name', 'this model')} ({first}); "
+        raise UsageError(f"{path} does not fit {getattr(net, 'name', 'this model')} "
+                         f"({mxnet_reason(err)}); "
                          f"load it into the model it was trained as") from None
 
 
@@ -52,8 +53,8 @@ def export_model(net: Any, out_dir: str | os.PathLike, name: str,
     paths written: ``symbol``, ``params`` and, with ``onnx``, ``onnx``.
     """
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
+    try:  # an existing folder may still be read-only: a file made and removed proves it
+        check_writable(out)
     except OSError as err:
         raise ExportError(f"cannot write to --out {out}: {err.strerror or err}; choose a "
                           f"folder you can write") from None

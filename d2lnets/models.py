@@ -88,9 +88,18 @@ class Network(HybridSequential):
             if isinstance(err, UsageError) or ("shape" not in text.lower() and "Shape" not in text):
                 raise
             raise UsageError(f"{self.name} cannot take input of shape "
-                             f"{getattr(x, 'shape', '?')}: it expects {self._expected()}, and its "
-                             f"layers shrink an image this small to nothing (use a larger "
-                             f"--resize). In MXNet's words: {mxnet_reason(err)}") from None
+                             f"{getattr(x, 'shape', '?')}: {self._why_not()}. In MXNet's words: "
+                             f"{mxnet_reason(err)}") from None
+
+    def _why_not(self) -> str:
+        """Why an input failed: parameters made for another side, or too small an image."""
+        shapes = [p.shape for p in self.collect_params().values()]
+        if shapes and all(s and all(d > 0 for d in s) for s in shapes):
+            return (f"it expects {self._expected()}, and its parameters were made for images "
+                    f"of another size (loaded from a run or a file at another --resize?): give "
+                    f"it images of that size")
+        return (f"it expects {self._expected()}, and its layers shrink an image this small to "
+                f"nothing (use a larger --resize)")
 
 
 #: Fashion-MNIST's image side, and the side the chapter resizes to for ResNet and DenseNet
@@ -157,6 +166,9 @@ def list_models() -> list[str]:
 def model_info(name: str) -> ModelInfo:
     """The registry entry for ``name``; :class:`UnknownModelError` (a ``KeyError``)
     suggests close names."""
+    if not isinstance(name, str):
+        raise UsageError(f"a model is named by a string such as 'resnet18'; got {name!r}. "
+                         f"d2lnets.list_models() lists them")
     key = canonical_name(name)
     if key not in _REGISTRY:
         names = [n.replace("_", "-") for n in list_models()]

@@ -30,6 +30,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .environment import check_environment
+
 __all__ = ["usable_cores", "cgroup_cpu_limit", "busy_cores", "configure_cpu_threads",
            "user_set", "use",
            "ThreadChoice", "CHOICE"]
@@ -150,10 +152,11 @@ def usable_cores() -> int:
 def configure_cpu_threads() -> int | None:
     """Set MXNet's OpenMP threads by the policy above; return the count (None: MXNet's own)."""
     global CHOICE
+    check_environment()  # before MXNet and libgomp read it
     user = os.environ.get("OMP_NUM_THREADS")
     mine = os.environ.get("D2LNETS_THREADS", "").strip().lower()
     if user:
-        CHOICE = ThreadChoice(int(user) if user.isdigit() else None, "OMP_NUM_THREADS set by you")
+        CHOICE = ThreadChoice(int(user), "OMP_NUM_THREADS set by you")
         return CHOICE.threads
     if mine == "off":
         CHOICE = ThreadChoice(None, "D2LNETS_THREADS=off: MXNet's default")
@@ -194,7 +197,7 @@ def _from_setting(text: str) -> tuple[int, str]:
     no count falls back to the policy, and both are said (:data:`BAD_SETTING`)."""
     global BAD_SETTING
     usable = usable_cores()
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         BAD_SETTING = (f"D2LNETS_THREADS={text!r} is neither a count of threads (1 to "
                        f"{usable}) nor 'off': ignored")
         n, why = _policy()

@@ -3,7 +3,8 @@
 The fault tests send their real SIGINT while the run waits here, so the signal
 lands inside an epoch on any machine, fast or loaded, instead of racing a
 sub-second epoch. Usage: ``python paused_train.py EPOCH BATCH <train args>``;
-``EPOCH BATCH`` = ``-1 -1`` holds still when ``fit`` is called, before any batch.
+``EPOCH BATCH`` = ``-1 -1`` holds still when ``fit`` is called, before any batch;
+``-2 -2`` when ``fit`` has returned, the run complete.
 """
 import sys
 
@@ -28,7 +29,16 @@ def _paused_step(run, X, y):
     return _real_step(run, X, y)
 
 
+def _fit_then_pause(*args, **kwargs):
+    history = _real_fit(*args, **kwargs)
+    print("paused at end", file=sys.stderr, flush=True)
+    sys.stdin.read()
+    return history
+
+
 loop.train_step = _paused_step
-if EPOCH < 0:
+if EPOCH == -1:
     run_factory.fit = _paused_fit
+elif EPOCH == -2:
+    run_factory.fit = _fit_then_pause
 sys.exit(main(["train", *sys.argv[3:]]))

@@ -152,3 +152,25 @@ def test_another_models_parameters_are_named(tmp_path):
     net = d2l.resnet18()
     with pytest.raises(C.CheckpointError, match="holds parameters of another model"):
         C.load_checkpoint(tmp_path, net, None)
+
+
+def test_a_huge_meta_json_is_passed_over_without_reading_it(tmp_path):
+    """`truncate -s 3G meta.json`: the resume must not read 3 GB (it did, then
+    failed as a bug); under a 1.5 GB data limit it resumes from the checkpoint before."""
+    import resource
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample", "--subset",
+            "200", "--batch-size", "100", "--out", str(tmp_path), "--no-progress"]
+    r = subprocess.run(args + ["--epochs", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    first, second = C.list_checkpoints(tmp_path)
+    with open(second / C.META, "r+b") as f:
+        f.truncate(3 << 30)  # sparse: no disk used
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_DATA, (1536 << 20, 1536 << 20))
+    r = subprocess.run(args + ["--epochs", "3", "--resume"], capture_output=True, text=True,
+                       timeout=300, preexec_fn=limit)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"resuming from {first}" in r.stdout and "epoch 2," in r.stdout

@@ -177,3 +177,28 @@ def test_launch_bounds_the_processes_it_starts(capsys):
     with pytest.raises(SystemExit) as err:
         main(["launch", "-n", "100000", "--", "true"])
     assert err.value.code == 2 and "at most 256" in capsys.readouterr().err
+
+
+def test_a_closed_output_pipe_does_not_stop_the_run(tmp_path):
+    """`d2lnets train ... | head -1`: the reader of stdout goes away after a line;
+    the run goes on to its end and writes its history (it stopped with a bug)."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data",
+                             "sample", "--epochs", "3", "--out", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "training on cpu(0)\n"
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert "standard output cannot be written" in err and "Traceback" not in err
+    assert len((out / "history.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_full_output_device_does_not_stop_the_run(tmp_path):
+    out = tmp_path / "run"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data",
+                            "sample", "--epochs", "2", "--out", str(out), "--no-progress"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 0 and "No space left on device" in r.stderr
+    assert len((out / "history.jsonl").read_text().splitlines()) == 2

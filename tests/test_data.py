@@ -1,6 +1,8 @@
 """Fashion-MNIST offline: the IDX reader, the search order, batches and the sample."""
 import gzip
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +263,24 @@ def test_a_download_cut_off_part_way_is_completed_next_time(places, monkeypatch)
     assert len(list(places["cache"].glob("*.gz"))) == 2
     assert D.find_fashion_mnist(downloader=fetch) == places["cache"]
     assert len(fetched) == 4  # the two that were there were not fetched again
+
+
+def test_images_larger_than_the_resize_bound_are_refused_from_the_header(tmp_path):
+    """4096x4096 images took 5 GB and trained on, the banner saying 28: the header's
+    sides are checked before the payload is read (this file has no payload at all)."""
+    import struct
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">HBBIII", 0, 0x08, 3, 60, 4096, 4096))
+    with pytest.raises(D.DataError, match=f"4096x4096 pixels.*at most {D.MAX_IMAGE_SIDE}"):
+        D.read_idx(path, 3)
+
+
+def test_a_data_path_no_folder_can_have_is_a_data_error_not_a_bug(tmp_path):
+    with pytest.raises(D.DataError, match="cannot be a folder here"):
+        D.find_local("x" * 100_000)
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data",
+                        "y" * 100_000, "--out", str(tmp_path / "o")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and "cannot be a folder here" in r.stderr
+    assert "internal error" not in r.stderr

@@ -205,3 +205,53 @@ def test_labels_are_kvstore_ranks_across_hosts(tmp_path):
     assert r.returncode == 0, r.stdout
     seen = re.findall(r"\[worker (\d)\] kvrank (\d) (\S+)", r.stdout)
     assert sorted(seen) == [("0", "0", "127.0.0.2"), ("1", "1", "127.0.0.1")], r.stdout
+
+
+def _children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (from /proc)."""
+    kids = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat_file.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_to_the_launcher_stops_every_process_it_started(sig):
+    launcher = subprocess.Popen([sys.executable, "-m", "d2lnets", "launch", "-n", "1", "-s", "1",
+                                 "--", "sleep", "1000"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(launcher.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kids = _children(launcher.pid)
+        assert len(kids) == 3  # scheduler, server, worker
+        launcher.send_signal(sig)
+        out, err = launcher.communicate(timeout=30)
+        assert launcher.returncode == 128 + sig and "Traceback" not in err
+        assert f"{signal.Signals(sig).name}; stopped all processes" in out
+        time.sleep(0.5)
+        assert not [k for k in kids if _alive(k)]
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+
+def test_a_command_that_does_not_exist_is_a_usage_error():
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "launch", "-n", "1", "-s", "1", "--",
+                        "/nonexistent/cmd"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "internal error" not in r.stderr
+    assert "cannot start '/nonexistent/cmd'" in r.stderr and "Traceback" not in r.stderr

@@ -94,3 +94,18 @@ def test_numpy_line_names_the_supplied_names():
         assert all(f" {name}" in line for name in compat.APPLIED)
     else:
         assert "(MXNet imports as it is)" in line
+
+
+def test_graphviz_is_not_required_and_doctor_says_what_needs_it(monkeypatch, capsys):
+    """d2lnets required graphviz<0.9 for MXNet's sake, so installing it downgraded a
+    reader's graphviz; only mx.viz imports it."""
+    import re
+    setup = (ROOT / "setup.py").read_text()
+    requires = setup.split("install_requires=[", 1)[1].split("]", 1)[0]
+    assert not re.search(r'^\s*"graphviz', requires, flags=re.M)
+    real = doctor.installed_version
+    monkeypatch.setattr(doctor, "installed_version",
+                        lambda name: None if name == "graphviz" else real(name))
+    main(["doctor", "--offline"])
+    out = capsys.readouterr().out
+    assert "graphviz    not installed (only MXNet's mx.viz.plot_network needs it" in out

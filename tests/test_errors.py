@@ -2,6 +2,7 @@
 command line's exit code taken from the class alone."""
 from pathlib import Path
 
+import mxnet as mx
 import pytest
 
 from d2lnets import errors as E
@@ -18,6 +19,7 @@ CASES = [
     (E.RunFolderBusy("x"), 1, RuntimeError),
     (E.EnvironmentProblem("x"), 1, RuntimeError),
     (E.MXNetUnavailable("x"), 1, ImportError),
+    (E.BadEnvironment("x"), 2, ValueError),
     (E.TrainingInterrupted("x"), 130, E.D2lnetsError),
 ]
 
@@ -79,3 +81,44 @@ def test_the_crash_log_is_never_written_through_a_planted_link(monkeypatch, caps
     log = Path(err.split("the traceback is in ")[1].split(". ")[0])
     assert victim.read_text() == "precious" and not log.is_symlink()
     assert log.parent == tmp_path and 'raise ValueError("a bug")' in log.read_text()
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda d2l: d2l.train_recipe(None), "named by a string"),
+    (lambda d2l: d2l.get_model(3), "named by a string"),
+    (lambda d2l: d2l.train_recipe("lenet-bn", ctx=mx.gpu(0), data="sample", epochs=1),
+     "MXNet sees 0 GPU"),
+    (lambda d2l: d2l.train_recipe("lenet-bn", ctx=[], data="sample", epochs=1), "empty list"),
+])
+def test_the_library_says_what_is_wrong_with_a_call(call, says):
+    import d2lnets
+    with pytest.raises(E.UsageError, match=says):
+        call(d2lnets)
+
+
+def test_training_without_a_trainer_or_on_no_batches_is_refused():
+    from mxnet import gluon
+
+    import d2lnets as d2l
+    net = d2l.lenet_bn()
+    net.initialize()
+    train, test = d2l.load_data_fashion_mnist(100, root="sample")
+    with pytest.raises(E.UsageError, match="trainer must be a gluon.Trainer"):
+        d2l.train(net, train, test, None, mx.cpu(), 1, log=None)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    with pytest.raises(E.UsageError, match="yielded no batches"):  # it "succeeded" with loss 0.0
+        d2l.train_ch5(net, [], test, 100, trainer, mx.cpu(), 1)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["train", "lenet-bn", "--kvstore", "bogus"], "not a kvstore d2lnets trains with"),
+    (["train", "lenet-bn", "--kvstore", ""], "not a kvstore d2lnets trains with"),
+    (["summary", "lenet-bn", "--classes", "100001"], "at most 100000"),
+])
+def test_bad_command_values_are_named_with_their_limit(args, says, capsys, tmp_path):
+    try:
+        code = main(args + (["--data", "sample", "--out", str(tmp_path / "o")]
+                            if args[0] == "train" else []))
+    except SystemExit as end:  # argparse's own refusal
+        code = end.code
+    assert code == 2 and says in capsys.readouterr().err

@@ -102,3 +102,23 @@ def test_the_write_check_never_truncates_a_planted_link(tmp_path):
     (out / ".d2lnets-write-test").symlink_to(victim)
     run_exercise("bottleneck", out=out, quick=True, log=None)
     assert victim.read_text() == "precious" and (out / "answer.md").is_file()
+
+
+def test_a_second_exercise_into_a_busy_folder_is_refused(tmp_path):
+    """Two `exercise run` into one folder raced on each other's temporary files
+    (one ended in an internal error); now the second is refused at once."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom d2lnets.runfolder import RunFolder\n"
+        "with RunFolder(sys.argv[1]):\n    print('holding', flush=True)\n    time.sleep(60)"),
+        str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        r = subprocess.run([sys.executable, "-m", "d2lnets", "exercise", "run", "bottleneck",
+                            "--quick", "--out", str(out)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 1 and f"PID {holder.pid}" in r.stderr
+        assert "internal error" not in r.stderr and not (out / "answer.md").exists()
+    finally:
+        holder.kill()
+        holder.wait()

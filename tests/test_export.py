@@ -1,4 +1,5 @@
 """Export: the symbol/params round trip and ONNX (run by onnxruntime) equal the net."""
+import os
 import subprocess
 import sys
 
@@ -134,3 +135,40 @@ def test_export_onnx_without_onnx_exits_1(tmp_path):
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 1 and "ONNX export needs onnx<=1.18" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _params_file(tmp_path):
+    net = d2l.lenet_bn()
+    net.initialize()
+    net(nd.zeros((1, 1, 28, 28)))
+    net.save_parameters(str(tmp_path / "lenet.params"))
+    return tmp_path / "lenet.params"
+
+
+def test_export_into_a_read_only_folder_is_said_not_a_bug(tmp_path):
+    import shutil
+    params, out = _params_file(tmp_path), tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    prefix = []  # root writes through permission bits unless it drops that power
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv")
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    try:
+        r = subprocess.run([*prefix, sys.executable, "-m", "d2lnets", "export", "lenet-bn",
+                            "--params", str(params), "--out", str(out)], capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        out.chmod(0o755)
+    assert r.returncode == 1 and "cannot write to --out" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr and list(out.iterdir()) == []
+
+
+def test_garbage_params_are_named_without_mxnets_traceback(tmp_path):
+    (tmp_path / "junk.params").write_bytes(b"\x00garbage" * 100)
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "export", "lenet-bn", "--params",
+                        str(tmp_path / "junk.params"), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "does not fit lenetbn" in r.stderr
+    assert "Traceback" not in r.stderr and "Stack trace" not in r.stderr

@@ -546,3 +546,40 @@ def test_sigquit_saves_the_run_too(tmp_path):
     _, err = proc.communicate(input="", timeout=120)
     assert proc.returncode == 130 and "SIGQUIT: stopped in epoch 2 after batch 3" in err, err
     assert C.latest_checkpoint(tmp_path / "run").name == "ckpt-0001-00003"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_after_the_run_finished_leaves_it_a_success(tmp_path, sig):
+    """It turned a complete run's exit code into 143 or 130."""
+    proc = subprocess.Popen([*PAUSED, "-2", "-2", "lenet-bn", "--data", "sample", "--epochs", "1",
+                             "--out", str(tmp_path / "run"), "--no-progress"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    while "paused at end" not in proc.stderr.readline():
+        assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(sig)
+    proc.stdin.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert f"{signal.Signals(sig).name} came after the run had finished" in err
+    assert len((tmp_path / "run" / "history.jsonl").read_text().splitlines()) == 1
+
+
+def _loading_mxnet(pid: int) -> bool:
+    try:
+        return "libmxnet" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_a_signal_while_mxnet_loads_is_said_with_its_exit_code(sig):
+    proc = subprocess.Popen([sys.executable, "-m", "d2lnets", "summary", "lenet-bn"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.monotonic() + 60
+    while not _loading_mxnet(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err  # not a core dump (SIGQUIT), not silent
+    assert f"stopped by {signal.Signals(sig).name}" in err and "Traceback" not in err

@@ -175,3 +175,21 @@ def test_a_resume_keeps_the_thread_count_it_trained_with(tmp_path):
     assert told.returncode == 0, told.stderr
     if "2 OpenMP threads" in told.stderr:  # two usable cores here
         assert "will not repeat the uninterrupted run to the last digit" in told.stderr
+
+
+def test_resuming_lenet_at_another_resize_is_refused_with_the_reason(tmp_path):
+    """Its dense layer is sized for the run's side: the error said "an image this
+    small ... use a larger --resize", though a fresh --resize 32 trains."""
+    import subprocess
+    import sys
+    base = [sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample", "--subset",
+            "128", "--batch-size", "64", "--out", str(tmp_path), "--no-progress"]
+    assert subprocess.run(base + ["--epochs", "1"], capture_output=True, timeout=300).returncode == 0
+    r = subprocess.run(base + ["--epochs", "2", "--resume", "--resize", "32"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and "sized for 28x28 images. Resume with --resize 28" in r.stderr
+    assert "larger --resize" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "d2lnets", "export", "lenet-bn", "--params",
+                        str(tmp_path), "--resize", "512", "--out", str(tmp_path / "x")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "made for images of another size" in r.stderr, r.stderr

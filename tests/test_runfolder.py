@@ -151,3 +151,29 @@ def test_an_empty_out_is_refused_by_the_library(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="out is empty"):
         train_recipe("lenet-bn", out_dir="", data="sample", epochs=1, subset=64, log=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_a_run_inside_out_never_moves_out_away(tmp_path):
+    """`--resume RUN/inner --out RUN` moved RUN aside, inner with it, then failed."""
+    base = [sys.executable, "-m", "d2lnets", "train", "lenet-bn", "--data", "sample", "--subset",
+            "128", "--batch-size", "64", "--no-progress"]
+    run = tmp_path / "run"
+    r = subprocess.run(base + ["--epochs", "1", "--out", str(run / "inner")], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (run / "history.jsonl").write_text('{"epoch": 1}\n')  # RUN holds a run of its own too
+    r = subprocess.run(base + ["--epochs", "2", "--resume", str(run / "inner"), "--out", str(run)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "resuming from" in r.stdout and "epoch 2," in r.stdout
+    assert not list(tmp_path.glob("run-*")) and (run / "inner" / "history.jsonl").is_file()
+
+
+def test_a_second_run_into_the_root_folder_is_refused(monkeypatch):
+    """`--out /` twice: the first run writes into /, the second would rename /
+    (a bug report before); / holds every working folder, so it is refused."""
+    import d2lnets.runfolder as R
+    monkeypatch.setattr(R, "holds_a_run", lambda folder: True)
+    lock = RunFolder("/")
+    with pytest.raises(UsageError, match="the folder you are working in"):
+        lock.prepare(fresh=True)

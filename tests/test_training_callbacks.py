@@ -143,3 +143,26 @@ def test_train_ch5_draws_its_curves_live_in_jupyter_when_asked(monkeypatch):
     text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
     assert "epoch 1, loss" in text and "epoch 2, loss" in text  # the lines still printed
     assert any(o.output_type == "display_data" and "image/png" in o.data for o in outs)
+
+
+def test_a_stop_without_a_run_folder_does_not_advise_resume():
+    """An interrupted exercise (no run folder) advised `--resume`, which it does
+    not take: with nothing saved, the message says to run again."""
+    import signal
+
+    from d2lnets.config import RunConfig
+    from d2lnets.training.loop import fit
+    from d2lnets.training.signals import StopRequest
+    net, trainer, train_iter, test_iter = lenet_and_data()
+    stop = StopRequest()
+
+    class StopAfterTwo(cb.Callback):
+        def on_batch_end(self, run, logs):
+            if run.batch == 2:
+                stop.signum = signal.SIGINT
+    with pytest.raises(d2l.TrainingInterrupted) as err:
+        fit(net, train_iter, test_iter, trainer, mx.cpu(), RunConfig(epochs=1, batch_size=None),
+            [StopAfterTwo()], stop=stop)
+    text = str(err.value)
+    assert "after batch 2; nothing saved (no run folder): run it again" in text
+    assert "--resume" not in text

@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         note(f"d2lnets: error: {MXNET_PROBLEM} Run `d2lnets doctor` to see everything it checks.")
         return MXNET_PROBLEM.exit_code
     args = build_parser().parse_args(argv)
+    if not isinstance(sys.stdout, _parser.ClosedSafeStdout):
+        sys.stdout = _parser.ClosedSafeStdout(sys.stdout)
     try:
         return int(args.handler(args) or 0)
     except TrainingInterrupted as err:

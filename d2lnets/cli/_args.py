@@ -43,7 +43,7 @@ positive_float = number(float, 0.0, False, "a positive finite number")
 image_side = number(int, 1, True, f"a positive integer (an image side, at most {MAX_SIDE})",
                     MAX_SIDE)
 #: a number of classes: each one is a row of the last layer's weights
-class_count = number(int, 1, True, "a positive integer", 100_000)
+class_count = number(int, 1, True, "a positive integer (a class count, at most 100000)", 100_000)
 
 
 def model_name(text: str) -> str:

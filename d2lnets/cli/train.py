@@ -112,4 +112,7 @@ def run_train(args: argparse.Namespace) -> int:
                   target_acc=args.target_acc)
         if (out / "history.jsonl").exists():
             note(f"d2lnets: history in {out / 'history.jsonl'}, curves in {out / 'curves.png'}")
+        if stop.requested:
+            note(f"d2lnets: {stop.name} came after the run had finished; it is complete and "
+                 f"saved")
     return 0

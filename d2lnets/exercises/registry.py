@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..files import check_writable, write_atomically
+from ..runfolder import RunFolder
 from .report import markdown_table
 
 __all__ = ["Exercise", "Options", "Result", "register_exercise", "get_exercise", "list_exercises",
@@ -107,10 +108,11 @@ def run_exercise(name: str, out: str | os.PathLike | None = None, seeds: int | N
     if seeds is not None and not 1 <= seeds <= 20:
         raise UsageError(f"--seeds must be 1 to 20; got {seeds}")
     ex, opts = get_exercise(name), Options(seeds, quick, ctx, log)
-    if out is not None:  # before the experiment: a folder that cannot be written loses nothing
-        _prepare(Path(out))
-    result = ex.run(opts)
-    if out is not None:
+    if out is None:
+        return ex.run(opts)
+    with RunFolder(out):  # one writer: two runs into one folder would race on its files
+        _prepare(Path(out))  # before the experiment: a folder that cannot be written loses nothing
+        result = ex.run(opts)
         _write(Path(out), ex, result, opts)
     return result
 

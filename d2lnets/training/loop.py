@@ -25,7 +25,7 @@ from mxnet import autograd, gluon, nd
 
 from .._mxnet_compat import children_of
 from ..config import RunConfig
-from ..devices import MAX_CPU_INDEX, try_gpu
+from ..devices import MAX_CPU_INDEX, num_gpus, try_gpu
 from ..errors import DivergedError, TrainingInterrupted, UsageError
 from ..hybrid import ModeAwareMixin
 from ..losses import classification_loss
@@ -48,12 +48,17 @@ def set_seed(seed: int) -> None:
 def as_context_list(ctx: Any) -> list[mx.Context]:
     """One context, a list of them, or None (the book's ``try_gpu()``) as a list; checked."""
     ctxs = [try_gpu()] if ctx is None else list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    if not ctxs:
+        raise UsageError("ctx is an empty list: name a device, e.g. mx.cpu() or d2l.try_gpu()")
     for c in ctxs:
         if not isinstance(c, mx.Context):
             raise UsageError(f"ctx must be an mx.Context (mx.cpu(), d2l.try_gpu()) or a list of "
                              f"them; got {c!r}")
         if c.device_type == "cpu" and c.device_id > MAX_CPU_INDEX:
             raise UsageError(f"{c}: a CPU context index is at most {MAX_CPU_INDEX}")
+        if c.device_type == "gpu" and c.device_id >= num_gpus():
+            raise UsageError(f"{c}: MXNet sees {num_gpus()} GPU(s) here; d2l.try_gpu() gives "
+                             f"a device that exists (`d2lnets doctor` says why there is none)")
     return ctxs
 
 
@@ -64,11 +69,8 @@ def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
 
 
 class Stopped(Exception):
-    """A stop was requested; ``finished``: after the run's last epoch."""
-
-    def __init__(self, finished: bool = False):
-        super().__init__()
-        self.finished = finished
+    """A stop was requested during the run (one that comes after its last epoch
+    is not an interruption: the caller, who holds the request, says so)."""
 
 
 def _scores(net: Any, X: nd.NDArray, flip: bool) -> nd.NDArray:
@@ -272,30 +274,29 @@ def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> Epo
 
 def validate(run: Run, sums: EpochSums, stop: StopRequest | None = None) -> dict[str, float]:
     """The epoch's row: training figures from ``sums`` and the test accuracy."""
-    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs, stop, run.config.tta_flip)
     figures = sums.read()
-    n = max(1, figures["n"])
+    n = figures["n"]
+    if not n:
+        raise UsageError(f"the training data yielded no batches in epoch {run.epoch + 1}: there "
+                         f"is nothing to train on (an empty or used-up iterator?)")
+    test_acc = evaluate_accuracy(run.test_iter, run.net, run.ctxs, stop, run.config.tta_flip)
     return {"epoch": run.epoch + 1, "loss": figures["loss_sum"] / n,
             "train_acc": figures["correct"] / n, "test_acc": test_acc,
             "time": figures["elapsed"], "lr": run.trainer.learning_rate}
 
 
-def _interrupted(run: Run, callbacks: CallbackList, stop: StopRequest, finished: bool) -> None:
+def _interrupted(run: Run, callbacks: CallbackList, stop: StopRequest) -> None:
     """Save the exact position (if anything was trained here) and stop with 130."""
     nd.waitall()
-    if finished:
-        raise TrainingInterrupted(f"{stop.name}: the run had just finished; everything is "
-                                  f"saved.", run.last_checkpoint, stop.signum)
     at_start = (run.epoch, run.batch) == (run.start.epoch, run.start.batch)
     if at_start:
         raise TrainingInterrupted(f"{stop.name}: stopped before the first batch; nothing new to "
                                   f"save, the run folder is as it was.", None, stop.signum)
     saved = callbacks.on_interrupt(run, run.sums.read())
-    where = f"saved {saved}" if saved else "nothing saved (no run folder)"
-    how = f" {Path(saved).parent}" if saved else ""
-    raise TrainingInterrupted(
-        f"{stop.name}: stopped in epoch {run.epoch + 1} after batch {run.batch}; {where}. "
-        f"Resume with the same command and --resume{how}.", saved, stop.signum)
+    then = (f"saved {saved}. Resume with the same command and --resume {Path(saved).parent}"
+            if saved else "nothing saved (no run folder): run it again to start over")
+    raise TrainingInterrupted(f"{stop.name}: stopped in epoch {run.epoch + 1} after batch "
+                              f"{run.batch}; {then}.", saved, stop.signum)
 
 
 def _epochs(run: Run, cbs: CallbackList, stop: StopRequest) -> None:
@@ -325,7 +326,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     which the caller may hold from earlier) raises :class:`TrainingInterrupted`
     once the callbacks have saved the position: during training, during
     evaluation (the position is then the epoch's end, and a resume evaluates
-    again), or after the last epoch.
+    again). One that comes after the last epoch ends nothing: the run is done.
     """
     config = config or RunConfig(batch_size=None)
     start = start or Position()
@@ -347,9 +348,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
         cbs.on_train_begin(run)
         try:
             _epochs(run, cbs, stop)
-            if stop.requested:
-                raise Stopped(finished=True)
-        except Stopped as stopped:
-            _interrupted(run, cbs, stop, stopped.finished)
+        except Stopped:
+            _interrupted(run, cbs, stop)
     cbs.on_train_end(run)
     return run.history

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from mxnet import gluon, init
+from mxnet import autograd, gluon, init, nd
 
 from .. import threads
 from ..augment import Augment
@@ -23,7 +23,7 @@ from ..config import RunConfig, check_names
 from ..data import SAMPLE, find_fashion_mnist, load_data_fashion_mnist
 from ..distributed import Workers, check_settings, join_workers
 from ..errors import UsageError
-from ..models import model_info
+from ..models import FASHION_SIDE, model_info
 from ..recipes import layered
 from ..runfolder import RunFolder
 from .callbacks import (
@@ -89,12 +89,27 @@ def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterab
                          f"would train on other batches than the interrupted run. Resume with "
                          f"the run's values, or change them at the start of a new run.")
     load_checkpoint(ckpt, net, trainer, ctx=ctxs, meta=meta)
+    if "resize" in changed:
+        _check_side(net, ctxs, changed["resize"], where)
     if log:
         log(f"resuming from {ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})")
     seed = meta.get("seed")
     seed = seed if isinstance(seed, int) and 0 <= seed < 2**32 else None
     return Position(meta["epoch"], meta["batch"], meta.get("partial"),
                     History(meta.get("history", [])), changed or None, str(ckpt), seed)
+
+
+def _check_side(net: Any, ctxs: list, change: list, where: str) -> None:
+    """A resumed net takes images of the new side (global pooling does; LeNet's
+    dense layer, sized for the run's side, does not): one image tells."""
+    old, new = (side or FASHION_SIDE for side in change)
+    try:
+        with autograd.predict_mode():
+            net(nd.zeros((1, 1, new, new), ctx=ctxs[0]))
+    except UsageError:
+        raise UsageError(f"cannot resume {where} with --resize {new}: the run's layers were "
+                         f"sized for {old}x{old} images. Resume with --resize {old}, or train "
+                         f"at {new} in a new run.") from None
 
 
 def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states: bool,
@@ -134,6 +149,9 @@ def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, c
     trainer's rate now. ``move_earlier``: a fresh run moves an earlier run in
     ``out`` aside first (else it writes beside it); ``note`` says so."""
     ctxs = as_context_list(ctx)
+    if not isinstance(trainer, gluon.Trainer):
+        raise UsageError(f"trainer must be a gluon.Trainer (gluon.Trainer(net.collect_params(), "
+                         f"'sgd', {{'learning_rate': 0.1}})); got {type(trainer).__name__}")
     if out is not None and not str(out):
         raise UsageError("out is empty: name the run folder (out=\".\" for this one)")
     if resume is True and out is None:
@@ -155,7 +173,8 @@ def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, c
     if folder is None or not write:
         return train()
     with RunFolder(folder) as lock:
-        fresh = move_earlier and (ckpt is None or ckpt.parent.resolve() != lock.folder)
+        # the folder is never moved away from under the checkpoint being resumed
+        fresh = move_earlier and (ckpt is None or lock.folder not in ckpt.resolve().parents)
         moved = lock.prepare(fresh=fresh)
         if moved and note:
             note(f"note: the earlier run in {folder} was moved to {moved} (use --resume to "
