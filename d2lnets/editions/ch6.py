@@ -5,6 +5,7 @@ sums are still added in the same order as Python floats, so the figures are
 d2l's to the bit."""
 from __future__ import annotations
 
+import collections
 import time
 from typing import Any
 
@@ -15,7 +16,8 @@ from ..errors import UsageError, mxnet_reason
 from .data import quick_epochs
 from .live import Animator, keep_figure
 
-__all__ = ["Timer", "Accumulator", "accuracy", "evaluate_accuracy_gpu", "train_ch6"]
+__all__ = ["Timer", "Accumulator", "accuracy", "evaluate_accuracy_gpu", "train_ch6",
+           "checked_forward", "Lookahead"]
 
 
 class Timer:
@@ -95,7 +97,21 @@ class _Pending:
         return self.metric
 
 
-def _forward(net: Any, X: Any) -> Any:
+class Lookahead:
+    """Lets the engine's queue run at most ``depth`` batches behind Python: the
+    step before last is waited for, so Python's work overlaps the device's
+    without queueing a whole epoch (and its memory) ahead."""
+
+    def __init__(self, depth: int = 2):
+        self.depth, self.pending = depth, collections.deque()
+
+    def add(self, array: Any) -> None:
+        self.pending.append(array)
+        if len(self.pending) > self.depth:
+            self.pending.popleft().wait_to_read()
+
+
+def checked_forward(net: Any, X: Any) -> Any:
     """``net(X)``, with MXNet's failure said in one line naming the batch's shape."""
     try:
         return net(X)
@@ -122,7 +138,7 @@ def evaluate_accuracy_gpu(net, data_iter, device=None):
     metric = _Pending(Accumulator(2))
     for X, y in data_iter:
         X, y = X.as_in_ctx(device), y.as_in_ctx(device)
-        metric.add(_correct(_forward(net, X), y), y.size)
+        metric.add(_correct(checked_forward(net, X), y), y.size)
     metric.flush()
     if not metric.metric[1]:
         raise UsageError("the test data yields no examples: there is nothing to evaluate")
@@ -162,7 +178,7 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr})
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
                         legend=["train loss", "train acc", "test acc"])
-    timer, every = Timer(), max(num_batches // 5, 1)  # d2l divides by 0 under 5 batches
+    timer, every, ahead = Timer(), max(num_batches // 5, 1), Lookahead()  # d2l: // 5 of < 5 is 0
     num_epochs = quick_epochs(num_epochs)
     for epoch in range(num_epochs):
         metric = _Pending(Accumulator(3))
@@ -170,11 +186,12 @@ def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
         for i, (X, y) in enumerate(train_iter):
             X, y = X.as_in_ctx(device), y.as_in_ctx(device)
             with autograd.record():
-                y_hat = _forward(net, X)
+                y_hat = checked_forward(net, X)
                 batch_loss = loss(y_hat, y)
             batch_loss.backward()
             trainer.step(X.shape[0])
             metric.add(batch_loss.sum(), _correct(y_hat, y), X.shape[0])
+            ahead.add(batch_loss)
             if (i + 1) % every == 0 or i == num_batches - 1:
                 m = metric.flush()
                 timer.stop()

@@ -16,7 +16,7 @@ from mxnet.util import is_np_array
 
 from ..devices import num_gpus as _visible_gpus
 from ..errors import UsageError
-from .ch6 import _forward
+from .ch6 import Lookahead, checked_forward
 from .data import quick_epochs
 from .hparams import HyperParameters
 from .live import ProgressBoard, keep_figure
@@ -38,7 +38,7 @@ class Module(nn.Block, HyperParameters):
     def forward(self, X):
         if not hasattr(self, "net"):
             raise UsageError(f"{type(self).__name__} has no self.net: build it in __init__")
-        return _forward(self.net, X)
+        return checked_forward(self.net, X)
 
     def plot(self, key, value, train):
         """A point of ``key`` on the board, at the epoch's fraction reached."""
@@ -64,6 +64,10 @@ class Module(nn.Block, HyperParameters):
         return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})
 
 
+#: d2l makes a new loss block every batch; one serves (it has no parameters)
+_CROSS_ENTROPY = gluon.loss.SoftmaxCrossEntropyLoss()
+
+
 def _randn(*shape: int) -> Any:
     return np.random.randn(*shape) if is_np_array() else nd.random.normal(shape=shape)
 
@@ -84,7 +88,7 @@ class Classifier(Module):
 
     def loss(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        each = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y.reshape((-1,)))
+        each = _CROSS_ENTROPY(Y_hat, Y.reshape((-1,)))
         return each.mean() if averaged else each
 
     def layer_summary(self, X_shape):
@@ -151,6 +155,7 @@ class Trainer(HyperParameters):
         return [a.as_in_context(self.gpus[0]) for a in batch] if self.gpus else batch
 
     def fit_epoch(self):
+        ahead = Lookahead()
         for batch in self.train_dataloader:
             with autograd.record():
                 loss = self.model.training_step(self.prepare_batch(batch))
@@ -159,6 +164,7 @@ class Trainer(HyperParameters):
                 self.clip_gradients(self.gradient_clip_val, self.model)
             self.optim.step(1)
             self.train_batch_idx += 1
+            ahead.add(loss)
         if self.val_dataloader is None:
             return
         for batch in self.val_dataloader:
