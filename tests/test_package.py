@@ -89,3 +89,13 @@ def test_imports_at_module_top_except_optional_packages(name):
             if not top and imp.split(".")[0] not in OPTIONAL and imp not in OPTIONAL
             and not imp.startswith(allowed.get(name, ("-",)))]
     assert not late, late
+
+
+def test_the_readme_is_a_newcomers_door():
+    """At most 150 lines; what it is, the two commands and a code example in the first 40."""
+    from pathlib import Path
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    assert len(lines) <= 150
+    head = "\n".join(lines[:40])
+    assert "make train" in head and "make test" in head and "```python" in head
+    assert "import d2lnets as d2l" in head
