@@ -24,10 +24,9 @@ class ClosedSafeStdout:
     stderr, and the run goes on (its figures are in ``history.jsonl``)."""
 
     def __init__(self, stream: Any):
-        self._stream, self._closed = stream, False
+        self._stream = stream
 
     def _lost(self, err: OSError) -> None:
-        self._closed = True
         try:  # later flushes, at exit too, go nowhere instead of failing
             self._stream = open(os.devnull, "w")
         except OSError:

@@ -17,7 +17,7 @@ from .data import quick_epochs
 from .live import Animator, keep_figure
 
 __all__ = ["Timer", "Accumulator", "accuracy", "evaluate_accuracy_gpu", "train_ch6",
-           "checked_forward", "Lookahead"]
+           "checked_forward", "count_batches", "Lookahead"]
 
 
 class Timer:
@@ -155,14 +155,19 @@ def _check(net: Any, train_iter: Any, num_epochs: Any, lr: Any, device: Any) -> 
         raise UsageError(f"lr must be a positive number; got {lr!r}")
     if not isinstance(device, mx.Context):
         raise UsageError(f"device must be an MXNet context such as d2l.try_gpu(); got {device!r}")
+    return count_batches(train_iter, "train_iter", train=True)
+
+
+def count_batches(loader: Any, what: str, train: bool) -> int:
+    """``len(loader)``, said plainly when there is none, or (``train``) none to train on."""
     try:
-        num_batches = len(train_iter)
+        n = len(loader)
     except TypeError:
-        raise UsageError(f"train_iter must have a length (a DataLoader, or "
-                         f"d2l.load_data_fashion_mnist's); got {type(train_iter).__name__}") from None
-    if num_batches < 1:
-        raise UsageError("train_iter yields no batches: there is nothing to train on")
-    return num_batches
+        raise UsageError(f"{what} must have a length (a DataLoader, a list of batches, or "
+                         f"d2l.load_data_fashion_mnist's); got {type(loader).__name__}") from None
+    if train and n < 1:
+        raise UsageError(f"{what} yields no batches: there is nothing to train on")
+    return n
 
 
 def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):

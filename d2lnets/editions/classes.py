@@ -16,7 +16,7 @@ from mxnet.util import is_np_array
 
 from ..devices import num_gpus as _visible_gpus
 from ..errors import UsageError
-from .ch6 import Lookahead, checked_forward
+from .ch6 import Lookahead, checked_forward, count_batches
 from .data import quick_epochs
 from .hparams import HyperParameters
 from .live import ProgressBoard, keep_figure
@@ -123,8 +123,8 @@ class Trainer(HyperParameters):
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
         self.val_dataloader = data.val_dataloader()
-        self.num_train_batches = _batches(self.train_dataloader, "train_dataloader()")
-        self.num_val_batches = (_batches(self.val_dataloader, "val_dataloader()")
+        self.num_train_batches = count_batches(self.train_dataloader, "train_dataloader()", True)
+        self.num_val_batches = (count_batches(self.val_dataloader, "val_dataloader()", False)
                                 if self.val_dataloader is not None else 0)
 
     def prepare_model(self, model):
@@ -178,14 +178,3 @@ class Trainer(HyperParameters):
         if norm > grad_clip_val:
             for p in params:
                 p.grad[:] *= grad_clip_val / norm
-
-
-def _batches(loader: Any, what: str) -> int:
-    try:
-        n = len(loader)
-    except TypeError:
-        raise UsageError(f"{what} must have a length (a DataLoader, a list of batches); got "
-                         f"{type(loader).__name__}") from None
-    if what.startswith("train") and n < 1:
-        raise UsageError(f"{what} yields no batches: there is nothing to train on")
-    return n
