@@ -207,25 +207,28 @@ def test_labels_are_kvstore_ranks_across_hosts(tmp_path):
     assert sorted(seen) == [("0", "0", "127.0.0.2"), ("1", "1", "127.0.0.1")], r.stdout
 
 
-def _children(pid: int) -> list[int]:
-    """The PIDs whose parent is ``pid`` (from /proc)."""
-    kids = []
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (None: no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The PIDs whose parent is ``pid``, each with its start time (from /proc)."""
+    kids = {}
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat_file.parent.name))
+        fields = _stat(int(stat_file.parent.name))
+        if fields and int(fields[1]) == pid:
+            kids[int(stat_file.parent.name)] = fields[19]
     return kids
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+def _alive(pid: int, started: str) -> bool:
+    """``pid`` is still the process that started at ``started`` (a reused PID is not)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z" and fields[19] == started
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
@@ -243,8 +246,10 @@ def test_a_stop_signal_to_the_launcher_stops_every_process_it_started(sig):
         out, err = launcher.communicate(timeout=30)
         assert launcher.returncode == 128 + sig and "Traceback" not in err
         assert f"{signal.Signals(sig).name}; stopped all processes" in out
-        time.sleep(0.5)
-        assert not [k for k in kids if _alive(k)]
+        deadline = time.monotonic() + 10  # a killed process may take a moment to be gone
+        while [k for k, t in kids.items() if _alive(k, t)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [k for k, t in kids.items() if _alive(k, t)]
     finally:
         launcher.kill()
         launcher.wait()
