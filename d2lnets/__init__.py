@@ -71,7 +71,7 @@ if MXNET_PROBLEM is None:
     from .config import RunConfig  # noqa: E402
     from .summary import summary  # noqa: E402
     from .training import (History, evaluate_accuracy, fit, set_seed, train,  # noqa: E402
-                           train_ch5, train_recipe, train_run)
+                           train_ch5, train_recipe)
 
 __version__ = "0.2.0"
 
@@ -86,7 +86,6 @@ __all__ = [
     "plot_history", "plot_time_to_accuracy", "recipes", "train_recipe", "set_figsize",
     "show_fashion_mnist", "use_svg_display",
     "History", "RunConfig", "evaluate_accuracy", "fit", "set_seed", "train", "train_ch5",
-    "train_run",
     "latest_checkpoint", "load_checkpoint",
     "D2lnetsError", "UsageError", "UnknownModelError", "DataError", "CheckpointError",
     "DivergedError", "NonFiniteLossError", "TrainingInterrupted",

@@ -28,7 +28,8 @@ from ._mxnet_compat import optimizer_state, set_optimizer_state
 from .errors import CheckpointError, mxnet_reason
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-           "list_checkpoints", "read_meta", "resolve_checkpoint", "PARAMS", "OPTIMIZER", "META", "PREFIX"]
+           "list_checkpoints", "read_meta", "resolve_checkpoint", "open_checkpoint", "PARAMS",
+           "OPTIMIZER", "META", "PREFIX"]
 
 PREFIX = "ckpt-"
 PARAMS, OPTIMIZER, META = "net.params", "optimizer.arrays", "meta.json"
@@ -67,15 +68,20 @@ def list_checkpoints(folder: str | os.PathLike) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """The newest checkpoint in ``folder`` that passes its own checks, or None."""
+def _newest(folder: str | os.PathLike) -> tuple[Path, dict] | None:
+    """The newest checkpoint in ``folder`` that passes its own checks, with its meta."""
     for path in reversed(list_checkpoints(folder)):
         try:
-            read_meta(path)
-            return path
+            return path, read_meta(path)
         except CheckpointError:
             continue
     return None
+
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The newest checkpoint in ``folder`` that passes its own checks, or None."""
+    found = _newest(folder)
+    return found[0] if found else None
 
 
 def _write_files(tmp: Path, net: Any, trainer: Any, meta: dict) -> None:
@@ -222,18 +228,24 @@ def read_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """``path`` if it is a checkpoint folder, else the newest complete one in it."""
+def open_checkpoint(path: str | os.PathLike) -> tuple[Path, dict]:
+    """``path`` if it is a checkpoint folder, else the newest complete one in it,
+    with its meta, read and checked once."""
     path = Path(path)
     if (path / META).is_file():
-        return path
-    found = latest_checkpoint(path)
+        return path, read_meta(path)
+    found = _newest(path)
     if found is None and list_checkpoints(path):
         read_meta(list_checkpoints(path)[-1])  # none passes its checks: say why the newest fails
     if found is None:
         raise CheckpointError(f"no complete checkpoint in {path}: nothing to resume. Start a "
                               f"new run, or point --resume at a run's --out folder.")
     return found
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """``path`` if it is a checkpoint folder, else the newest complete one in it."""
+    return open_checkpoint(path)[0]
 
 
 def _load_params(path: Path, net: Any, ctx: Any) -> None:
@@ -263,8 +275,9 @@ def load_checkpoint(path: str | os.PathLike, net: Any, trainer: Any, ctx: Any = 
     """Load a checkpoint folder (or the newest one in a run folder) into
     ``net`` and ``trainer`` (None: parameters only); return its metadata.
     ``meta``: what :func:`read_meta` gave the caller for ``path`` (not read again)."""
-    path = resolve_checkpoint(path)
-    meta = dict(meta) if meta is not None else read_meta(path)
+    if meta is None:
+        path, meta = open_checkpoint(path)
+    path, meta = Path(path), dict(meta)
     _load_params(path, net, ctx)
     if trainer is not None:
         _load_optimizer(path, trainer, meta)

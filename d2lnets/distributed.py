@@ -32,7 +32,7 @@ import mxnet as mx
 
 from .errors import UsageError
 
-__all__ = ["Watchdog", "Workers", "join_workers", "check_settings", "launch", "read_hosts", "Proc",
+__all__ = ["Watchdog", "Workers", "join_workers", "launch", "read_hosts", "Proc",
            "WATCHDOG_EXIT", "TIMEOUT_EXIT", "plan", "workers_of", "address_of"]
 
 #: exit code of a worker ended by its watchdog
@@ -94,19 +94,6 @@ class Workers:
 
 #: the kvstores a run may name (``device`` is Gluon's default)
 KVSTORES = ("device", "local", "dist_sync", "dist_device_sync", "dist_async")
-
-
-def check_settings(config: Any, kvstore: str | None) -> None:
-    """Under a ``dist`` kvstore the servers run the optimizer with its own
-    constant rate: a schedule, a warm-up or a recipe other than the book's
-    (a resumed run's too) would be ignored there, so it is refused."""
-    if not kvstore or not kvstore.startswith("dist"):
-        return
-    if config.schedule != "constant" or config.warmup or config.recipe != "book":
-        raise UsageError(f"--kvstore {kvstore} runs the optimizer on the servers: use the book's "
-                         f"recipe and constant schedule (no --recipe fast, no --schedule, no "
-                         f"--warmup); this run has recipe {config.recipe}, schedule "
-                         f"{config.schedule}, warm-up {config.warmup}")
 
 
 def join_workers(kvstore: str | None = None, watchdog: float | None = None) -> Workers:
@@ -332,7 +319,15 @@ class _Signalled(Exception):
         self.signum = signum
 
 
+#: while processes start, a stop signal is kept here and raised once they all have
+_HELD: list[bool] = []
+_PENDING: list[int] = []
+
+
 def _raise_on(signum: int, frame: Any) -> None:
+    if _HELD:
+        _PENDING.append(signum)
+        return
     raise _Signalled(signum)
 
 
@@ -359,7 +354,13 @@ def launch(num_workers: int, num_servers: int, command: Sequence[str],
     old = {sig: signal.signal(sig, _raise_on) for sig in LAUNCH_SIGNALS} \
         if threading.current_thread() is threading.main_thread() else {}
     try:
-        pumps = _start(procs, not hosts, ssh, out, lock)
+        _HELD.append(True)  # a signal in the middle of a Popen would orphan its child
+        try:
+            pumps = _start(procs, not hosts, ssh, out, lock)
+        finally:
+            _HELD.pop()
+        if _PENDING:
+            raise _Signalled(_PENDING.pop())
         return _watch(procs, out, lock, timeout, poll)
     except KeyboardInterrupt:
         _stop_all(procs)

@@ -9,7 +9,7 @@ from typing import Any
 from .files import write_atomically
 
 __all__ = ["pyplot", "save_figure", "use_svg_display", "set_figsize", "show_fashion_mnist",
-           "plot_history"]
+           "plot_history", "plot_time_to_accuracy"]
 
 
 def pyplot() -> Any:
@@ -58,7 +58,8 @@ def show_fashion_mnist(images: Sequence[Any], labels: Sequence[str], path: str |
         ax.axis("off")
     fig.tight_layout()
     if path:
-        fig.savefig(path)
+        suffix = os.path.splitext(str(path))[1][1:] or "png"
+        write_atomically(path, lambda f: fig.savefig(f, format=suffix))
     return fig
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .config import OPTIMIZERS, SETTINGS, RunConfig, check_names
+from .config import OPTIMIZERS, SETTINGS, RunConfig, check_names, words
 from .errors import UsageError
 from .models import FASHION_SIDE, model_info
 
@@ -100,18 +100,12 @@ def describe(model: str, recipe: str = "book") -> str:
     parts = [f"{model_info(model).cli_name}, {c.epochs} epochs of batch {c.batch_size} at "
              f"{side}x{side}"]
     opt = "Nesterov SGD" if c.optimizer == "nag" else "SGD"
-    opt += f", momentum {c.momentum:g}" if c.momentum else ""
-    parts.append(opt + (f", weight decay {c.wd:g}" if c.wd else ""))
+    parts.append(", ".join([opt, *words(c, "optimizer")]))
     sched = {"constant": "constant", "linear": "decaying in a straight line to 0",
              "cosine": "decaying along a cosine to 0"}[c.schedule]
     warm = f"warmed up over {c.warmup:g} epoch, then " if c.warmup else ""
     parts.append(f"learning rate {c.lr:g}, {warm}{sched}")
-    extras = [f"shifts of up to {c.shift} pixels" if c.shift else "",
-              "mirrored training images" if c.flip else "",
-              f"label smoothing {c.label_smoothing:g}" if c.label_smoothing else "",
-              "mirrored test images averaged in" if c.tta_flip else ""]
-    extras = [e for e in extras if e]
-    parts.append(", ".join(extras) if extras else "no augmentation")
+    parts.append(", ".join(words(c, "augmentation")) or "no augmentation")
     return "; ".join(parts)
 
 

@@ -20,7 +20,7 @@ def _train_lenet(out, epochs):
     net = d2l.lenet_bn()
     net.initialize(init.Xavier())
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
-    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), epochs, log=None, out_dir=out)
+    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), epochs, log=None, out=out)
     return net, trainer, train_iter, test_iter
 
 
@@ -44,7 +44,7 @@ def test_full_disk_in_process_keeps_the_last_checkpoint(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(net, "save_parameters", full)
     with pytest.raises(d2l.CheckpointError, match=r"the disk is full.*ckpt-0001-00000, is kept"):
-        d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 2, log=None, out_dir=tmp_path,
+        d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 2, log=None, out=tmp_path,
                   resume=True)
     assert [p.name for p in C.list_checkpoints(tmp_path)] == ["ckpt-0001-00000"]
     assert no_temporaries(tmp_path)

@@ -102,14 +102,14 @@ def test_checkpoint_then_resume_equals_one_run(tmp_path):
         net, trainer = lenet(0)
         return net, trainer, train_iter, test_iter
     net, trainer, tr, te = fresh()
-    full = d2l.train(net, tr, te, trainer, mx.cpu(), 3, log=None, out_dir=tmp_path / "a", seed=5)
+    full = d2l.train(net, tr, te, trainer, mx.cpu(), 3, log=None, out=tmp_path / "a", seed=5)
     ref = params(net)
 
     net, trainer, tr, te = fresh()
-    d2l.train(net, tr, te, trainer, mx.cpu(), 1, log=None, out_dir=tmp_path / "b", seed=5)
+    d2l.train(net, tr, te, trainer, mx.cpu(), 1, log=None, out=tmp_path / "b", seed=5)
     net, trainer, tr, te = fresh()  # a new process would start from scratch like this
     net.initialize(init.Uniform(5), force_reinit=True)  # resume must overwrite everything
-    hist = d2l.train(net, tr, te, trainer, mx.cpu(), 3, log=None, out_dir=tmp_path / "b",
+    hist = d2l.train(net, tr, te, trainer, mx.cpu(), 3, log=None, out=tmp_path / "b",
                      resume=True, seed=5)
     for k, v in params(net).items():
         np.testing.assert_array_equal(v, ref[k], err_msg=k)
@@ -124,11 +124,11 @@ def test_checkpoint_then_resume_equals_one_run(tmp_path):
 def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
     train_iter, test_iter = d2l.load_data_fashion_mnist(100, root="sample")
     net, trainer = mlp(0, [mx.cpu()])
-    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, out_dir=tmp_path)
+    d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 1, log=None, out=tmp_path)
     good = params(net)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e30})
     with pytest.raises(d2l.NonFiniteLossError, match=r"loss became (nan|inf).*Lower the learning rate.*ckpt-0001"):
-        d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 3, log=None, out_dir=tmp_path)
+        d2l.train(net, train_iter, test_iter, trainer, mx.cpu(), 3, log=None, out=tmp_path)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-0001-00000"]
     net2, trainer2 = mlp(1, [mx.cpu()])
     d2l.load_checkpoint(tmp_path, net2, trainer2)
@@ -264,7 +264,7 @@ def test_ctrl_c_during_evaluation_saves_and_resumes_exactly(tmp_path, epochs, at
         net.initialize(init.Xavier())
         trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
         return d2l.train(net, train_iter, test_wrap(test_iter), trainer, mx.cpu(), epochs,
-                         log=None, out_dir=tmp_path / ("run" if test_wrap is not _same else "ref"),
+                         log=None, out=tmp_path / ("run" if test_wrap is not _same else "ref"),
                          resume=resume, seed=1, plot=False)
     ref = run(_same, None)
     with pytest.raises(d2l.TrainingInterrupted, match=f"stopped in epoch {at} after batch 10"):

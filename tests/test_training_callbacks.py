@@ -10,6 +10,7 @@ from mxnet import gluon, init, nd
 import d2lnets as d2l
 from d2lnets.training import callbacks as cb
 from d2lnets.training.loop import Run
+from d2lnets.training.plan import plan_run
 from d2lnets.training.run import fit_run
 
 
@@ -95,9 +96,8 @@ def test_a_run_that_does_not_write_still_restores(tmp_path):
             [cb.Checkpointer(tmp_path)])
     before = sorted(p.name for p in tmp_path.iterdir())
     net2, trainer2, train_iter, test_iter = lenet_and_data()
-    hist = fit_run(net2, trainer2, train_iter, test_iter, mx.cpu(),
-                   d2l.RunConfig(epochs=2, batch_size=None), out=tmp_path, resume=True,
-                   write=False, log=None)
+    plan = plan_run(None, out=tmp_path, resume=True, base=d2l.RunConfig(epochs=2, batch_size=None))
+    hist = fit_run(net2, trainer2, train_iter, test_iter, mx.cpu(), plan, write=False, log=None)
     assert [r["epoch"] for r in hist.epochs] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 

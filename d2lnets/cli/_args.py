@@ -10,7 +10,7 @@ from ..devices import parse_ctx
 from ..errors import UsageError
 from ..models import model_info
 
-__all__ = ["out_folder", "number", "positive_int", "positive_float", "image_side",
+__all__ = ["out_folder", "checked", "number", "positive_int", "positive_float", "image_side",
            "class_count", "model_name", "context"]
 
 
@@ -21,20 +21,30 @@ def out_folder(text: str) -> str:
     return text
 
 
-def number(cast: type, low: float, inclusive: bool, what: str,
-           high: float = math.inf) -> Callable[[str], Any]:
-    """An argparse type: a finite ``cast`` number >= ``low`` (> ``low`` if not
-    inclusive) and at most ``high``."""
+def checked(cast: type, what: str, check: Callable[[Any], str | None]) -> Callable[[str], Any]:
+    """An argparse type: ``text`` cast to ``cast``, then ``check(value)`` says what
+    a valid value is if this one is not (None: valid)."""
     def parse(text: str) -> Any:
         try:
             value = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (value == low and not inclusive) \
-                or value > high:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        want = check(value)
+        if want is not None:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text}")
         return value
     return parse
+
+
+def number(cast: type, low: float, inclusive: bool, what: str,
+           high: float = math.inf) -> Callable[[str], Any]:
+    """An argparse type: a finite ``cast`` number >= ``low`` (> ``low`` if not
+    inclusive) and at most ``high``."""
+    def check(value: Any) -> str | None:
+        bad = not math.isfinite(value) or value < low or (value == low and not inclusive) \
+            or value > high
+        return what if bad else None
+    return checked(cast, what, check)
 
 
 positive_int = number(int, 1, True, "a positive integer")

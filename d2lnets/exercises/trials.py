@@ -1,5 +1,5 @@
 """Train a variant of a chapter network over seeds: the runs behind every
-accuracy an exercise compares. A trial is a ``train_run`` of ``model``'s
+accuracy an exercise compares. A trial is a planned run of ``model``'s
 recipe with ``build`` in place of the registry's network."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from ..data import SAMPLE
 from ..errors import DivergedError
-from ..training.run import train_run
+from ..training.plan import plan_run
+from ..training.run import run_plan
 from .registry import Options
 from .report import Spread
 
@@ -25,7 +26,8 @@ def spread(opts: Options, model: str, recipe: str, build: Callable[[], Any] | No
     for seed in opts.seed_list:
         settings = {**given, **(QUICK if opts.quick else {}), "seed": seed}
         try:
-            trained = train_run(model, recipe, settings, ctx=opts.ctx, log=None, build=build)
+            trained = run_plan(plan_run(model, recipe, settings), ctx=opts.ctx, log=None,
+                               build=build)
             accs.append(round(trained.history.epochs[-1]["test_acc"], 4))
         except DivergedError:
             accs.append(None)

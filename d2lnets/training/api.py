@@ -1,5 +1,5 @@
-"""``train`` and the book's ``train_ch5``: a net and trainer the caller made,
-trained through the run factory (``run.fit_run``)."""
+"""``train`` and the book's ``train_ch5``: a net, data and trainer the caller
+made, trained with :class:`~d2lnets.config.RunConfig`'s settings."""
 from __future__ import annotations
 
 import os
@@ -7,47 +7,48 @@ from typing import Any, Callable
 
 from mxnet import gluon
 
-from ..config import RunConfig
+from ..config import RunConfig, acting, check_names
+from ..errors import UsageError
 from .history import History
+from .plan import plan_run
 from .run import fit_run
 
 __all__ = ["train", "train_ch5"]
 
 
 def train(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
-          num_epochs: int = 5, *, loss: Any = None, hybridize: bool = True,
-          progress: bool | None = None, out_dir: str | os.PathLike | None = None,
-          resume: str | os.PathLike | bool | None = None, seed: int | None = None,
-          schedule: str = "constant", warmup_epochs: float = 0.0, label_smoothing: float = 0.0,
-          log: Callable[[str], None] | None = print, is_root: bool = True,
-          plot: bool = True, watchdog: Any = None, batch_size: int | None = None,
-          max_loss: float | None = 1e4, save_states: bool = True) -> History:
-    """Train ``net`` and return its :class:`History`; the settings are
-    :class:`~d2lnets.config.RunConfig`'s (checked by its bounds).
+          epochs: int = 5, *, out: str | os.PathLike | None = None,
+          resume: str | os.PathLike | bool | None = None, loss: Any = None,
+          log: Callable[[str], None] | None = print, progress: bool | None = None,
+          plot: bool = True, **settings: Any) -> History:
+    """Train ``net`` and return its :class:`History`. ``settings`` are
+    :class:`RunConfig`'s that act in the loop (``seed``, ``schedule``,
+    ``warmup``, ``label_smoothing``, ``batch_size``, ``hybridize``, ...).
 
     - ``ctx``: one context or a list (default the book's ``try_gpu()``); each
       batch is split across the list.
     - ``batch_size``: what a step's summed gradient is divided by, as the book's
-      ``trainer.step(batch_size)``; None: the iterator's, else each batch's size.
-    - ``schedule``/``warmup_epochs``: from the trainer's rate now, which is set
-      back at the end, so that another call starts the schedule over.
-    - ``plot``: the curves drawn live in Jupyter, and ``curves.png`` in ``out_dir``.
-    - ``out_dir``: checkpoints every epoch, ``history.jsonl``, ``curves.png``,
-      under the folder's lock; ``is_root=False`` (every distributed worker but
-      rank 0) writes nothing.
-    - ``resume``: a checkpoint folder, a run folder, or True for ``out_dir``;
-      the figures and parameters then equal an uninterrupted run's on the CPU.
-    - ``save_states=False``: the trainer's states are not checkpointed (they
-      live on the parameter servers under a ``dist`` kvstore).
+      ``trainer.step(batch_size)``; default the iterator's, else each batch's size.
+    - ``schedule``/``warmup``: from the trainer's rate now (or ``lr``), which is
+      set back at the end, so that another call starts the schedule over.
+    - ``plot``: the curves drawn live in Jupyter, and ``curves.png`` in ``out``.
+    - ``out``: checkpoints every epoch, ``history.jsonl``, ``curves.png``,
+      under the folder's lock.
+    - ``resume``: a checkpoint, a run folder, or True for ``out``; the figures
+      and parameters then equal an uninterrupted run's on the CPU.
     - Raises ``DivergedError`` and, on SIGINT/SIGTERM/SIGHUP after a
       checkpoint, ``TrainingInterrupted``.
     """
-    config = RunConfig(epochs=num_epochs, batch_size=batch_size, hybridize=hybridize, seed=seed,
-                       schedule=schedule, warmup=warmup_epochs, max_loss=max_loss,
-                       label_smoothing=label_smoothing)
-    return fit_run(net, trainer, train_iter, test_iter, ctx, config, out=out_dir, resume=resume,
-                   log=log, progress=progress, plot=plot, write=is_root, save_states=save_states,
-                   watchdog=watchdog, loss=loss)
+    check_names(settings)
+    built = [k for k in settings if k not in acting("loop")]
+    if built:
+        raise UsageError(f"{', '.join(built)}: set where the data, trainer or run is made (your "
+                         f"load_data_fashion_mnist or gluon.Trainer), or let d2lnets make them: "
+                         f"train_recipe(model, **settings). train() takes {', '.join(acting('loop'))}")
+    config = RunConfig(**{"batch_size": None, "seed": None, **settings, "epochs": epochs})
+    plan = plan_run(None, out=out, resume=resume, base=config)
+    return fit_run(net, trainer, train_iter, test_iter, ctx, plan, log=log, progress=progress,
+                   plot=plot, loss=loss)
 
 
 def train_ch5(net: Any, train_iter: Any, test_iter: Any, batch_size: int,

@@ -4,14 +4,14 @@ Everything optional (checkpoints, progress, history files, schedules, the
 divergence guard, the watchdog) is a callback; the loop imports none of them.
 It keeps loss and accuracy sums on the device (:class:`EpochSums`) and never
 reads a value per batch: the book's per-batch ``.asscalar()`` serialises the
-device. A resumed run is handed its :class:`Position`. Ctrl-C (any stop
-signal) is a request (:class:`StopRequest`) honoured between batches: it
-raises :class:`Stopped`, which ``fit`` catches in one place, where the
-callbacks save the exact position.
+device. A resumed run is handed its :class:`Position`. A run ends early by
+one of the :mod:`cancel` exceptions, raised anywhere and caught in ``fit``
+alone: Ctrl-C (any stop signal) is a request (:class:`StopRequest`) honoured
+between batches as :class:`StopRequested`, and the callbacks then save the
+exact position.
 """
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,17 +25,19 @@ from mxnet import autograd, gluon, nd
 
 from .._mxnet_compat import children_of
 from ..config import RunConfig
+from ..data import FashionMNISTIter
 from ..devices import MAX_CPU_INDEX, num_gpus, try_gpu
-from ..errors import DivergedError, TrainingInterrupted, UsageError
+from ..errors import TrainingInterrupted, UsageError
 from ..hybrid import ModeAwareMixin
 from ..losses import classification_loss
 from .callbacks.base import Callback, CallbackList
+from .cancel import CancelRun, Diverged, StopRequested, TargetReached
 from .history import History
 from .position import Position
 from .signals import StopRequest
 
 __all__ = ["fit", "train_one_epoch", "train_step", "validate", "evaluate_accuracy", "EpochSums",
-           "Run", "Stopped", "set_seed", "hybridize_safely", "as_context_list"]
+           "Run", "set_seed", "hybridize_safely", "as_context_list"]
 
 
 def set_seed(seed: int) -> None:
@@ -68,11 +70,6 @@ def _split(X: nd.NDArray, ctxs: list) -> list[nd.NDArray]:
     return gluon.utils.split_and_load(X, ctxs, even_split=False)
 
 
-class Stopped(Exception):
-    """A stop was requested during the run (one that comes after its last epoch
-    is not an interruption: the caller, who holds the request, says so)."""
-
-
 def _scores(net: Any, X: nd.NDArray, flip: bool) -> nd.NDArray:
     if not flip:
         return net(X)
@@ -85,7 +82,7 @@ def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
 
     ``ctx`` may be one context or a list; counts stay on the device and are
     read once at the end. With ``stop``, a requested stop ends it between two
-    batches (:class:`Stopped`). ``flip`` averages the probabilities
+    batches (:class:`StopRequested`). ``flip`` averages the probabilities
     of each image and its mirror image (test-time augmentation).
     """
     ctxs = as_context_list(ctx)
@@ -93,7 +90,7 @@ def evaluate_accuracy(data_iter: Iterable, net: Any, ctx: Any = None,
     n = 0
     for X, y in data_iter:
         if stop is not None and stop.requested:
-            raise Stopped
+            raise StopRequested
         for c_sum, Xs, ys in zip(correct, _split(X, ctxs), _split(y, ctxs)):
             hits = _scores(net, Xs, flip).argmax(axis=1) == ys.astype("float32")
             c_sum += hits.sum().astype("float64")
@@ -157,8 +154,6 @@ class Run:
     epoch: int = 0
     batch: int = 0
     last_checkpoint: str | None = None
-    #: set by a callback to end the run after the current epoch
-    stop_training: bool = False
     #: the current epoch's sums (what an interruption saves)
     sums: EpochSums | None = None
 
@@ -200,19 +195,27 @@ def _holds_mode_aware(block: Any) -> bool:
     return any(isinstance(c, ModeAwareMixin) or _holds_mode_aware(c) for c in children_of(block))
 
 
-def _check_batches(run: Run) -> None:
-    """Batch normalisation cannot train on one image: no device may get a
-    one-image shard, from a full batch or from the last one (dropped)."""
-    devices, size = len(run.ctxs), getattr(run.train_iter, "batch_size", None)
+def _adopt(run: Run) -> None:
+    """The one place the loop sets up the training data. Batch normalisation
+    cannot train on one image: no device may get a one-image shard, from a full
+    batch or from the last one. A d2lnets iterator drops such a last batch and
+    takes the run's seed, so that its data order repeats; any other iterable
+    is read as it is."""
+    data, devices = run.train_iter, len(run.ctxs)
+    size = getattr(data, "batch_size", None)
     if size is not None and size < 2 * devices:
         raise UsageError(f"batch size {size} over {devices} device(s) gives a device fewer than "
                          f"2 images, and batch normalisation cannot train on one: use a batch "
                          f"size of at least {2 * devices}")
-    if hasattr(run.train_iter, "min_last_batch"):
-        run.train_iter.min_last_batch = max(run.train_iter.min_last_batch, 2 * devices)
-        if run.steps_per_epoch == 0:
-            raise UsageError(f"{run.train_iter.num_examples} training image(s): too few for one "
-                             f"batch that batch normalisation can train on; use more (--subset)")
+    if not isinstance(data, FashionMNISTIter):
+        return
+    data.min_last_batch = max(data.min_last_batch, 2 * devices)
+    if run.steps_per_epoch == 0:
+        raise UsageError(f"{data.num_examples} training image(s): too few for one batch that "
+                         f"batch normalisation can train on; use more (--subset)")
+    seed = run.config.seed if run.config.seed is not None else run.start.seed
+    if seed is not None:  # an unseeded run resumes with the data order it had
+        data.seed = int(seed)
 
 
 def _check_devices(run: Run) -> None:
@@ -242,7 +245,7 @@ def train_step(run: Run, X: nd.NDArray, y: nd.NDArray) -> tuple[list, list, list
 
 
 def _batches(train_iter: Any, epoch: int, first: int) -> Iterator:
-    if hasattr(train_iter, "epoch"):  # d2lnets iterators start mid-epoch without reading
+    if isinstance(train_iter, FashionMNISTIter):  # starts mid-epoch without reading
         return train_iter.epoch(epoch, first)
     batches = iter(train_iter)
     for _ in range(first):
@@ -252,7 +255,7 @@ def _batches(train_iter: Any, epoch: int, first: int) -> Iterator:
 
 def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> EpochSums:
     """Train on the batches of ``run.epoch`` from ``run.batch`` on; a requested
-    stop raises :class:`Stopped` between two batches (``run.sums`` has the figures)."""
+    stop raises :class:`StopRequested` between two batches (``run.sums`` has the figures)."""
     resumed = run.epoch == run.start.epoch and run.start.batch > 0
     run.batch = run.start.batch if resumed else 0
     sums = EpochSums(run.ctxs, run.start.partial if resumed else None)
@@ -260,7 +263,7 @@ def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> Epo
     callbacks.on_epoch_begin(run)
     for X, y in _batches(run.train_iter, run.epoch, run.batch):
         if stop.requested:
-            raise Stopped
+            raise StopRequested
         callbacks.on_batch_begin(run)
         outs, ys, losses = train_step(run, X, y)
         batch_loss = sums.add(outs, ys, losses)
@@ -268,7 +271,7 @@ def train_one_epoch(run: Run, callbacks: CallbackList, stop: StopRequest) -> Epo
         callbacks.on_batch_end(run, {"loss_sums": batch_loss, "size": X.shape[0]})
     callbacks.on_batches_end(run)
     if stop.requested:
-        raise Stopped
+        raise StopRequested
     return sums
 
 
@@ -283,6 +286,16 @@ def validate(run: Run, sums: EpochSums, stop: StopRequest | None = None) -> dict
     return {"epoch": run.epoch + 1, "loss": figures["loss_sum"] / n,
             "train_acc": figures["correct"] / n, "test_acc": test_acc,
             "time": figures["elapsed"], "lr": run.trainer.learning_rate}
+
+
+def _cancelled(run: Run, callbacks: CallbackList, stop: StopRequest, cancel: CancelRun) -> None:
+    """How a cancelled run ends: a reached target as a finished run, a
+    divergence as :class:`DivergedError`, a stop with its position saved."""
+    if isinstance(cancel, TargetReached):
+        return
+    if isinstance(cancel, Diverged):
+        raise cancel
+    _interrupted(run, callbacks, stop)
 
 
 def _interrupted(run: Run, callbacks: CallbackList, stop: StopRequest) -> None:
@@ -305,14 +318,10 @@ def _epochs(run: Run, cbs: CallbackList, stop: StopRequest) -> None:
         run.epoch = epoch
         sums = train_one_epoch(run, cbs, stop)
         row = validate(run, sums, stop)
-        if not math.isfinite(row["loss"]):
-            raise DivergedError.of(run, f"became {row['loss']}")
         if epoch == run.start.epoch and run.start.changed:
             row["changed"] = run.start.changed
         run.history.append(row)
         cbs.on_epoch_end(run, row)
-        if run.stop_training:
-            break
 
 
 def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: Any = None,
@@ -333,12 +342,10 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
     run = Run(net, trainer, train_iter, test_iter, as_context_list(ctx), config,
               loss or classification_loss(config.label_smoothing), start,
               History(list(start.history.epochs)), last_checkpoint=start.checkpoint)
-    _check_batches(run)
+    _adopt(run)
     _check_devices(run)
     if config.seed is not None:
         set_seed(config.seed)
-        if hasattr(train_iter, "seed"):
-            train_iter.seed = int(config.seed)
     if config.hybridize:
         static = not config.low_memory
         hybridize_safely(net, static_alloc=static, static_shape=static)
@@ -348,7 +355,7 @@ def fit(net: Any, train_iter: Any, test_iter: Any, trainer: gluon.Trainer, ctx: 
         cbs.on_train_begin(run)
         try:
             _epochs(run, cbs, stop)
-        except Stopped:
-            _interrupted(run, cbs, stop)
+        except CancelRun as cancel:
+            _cancelled(run, cbs, stop, cancel)
     cbs.on_train_end(run)
     return run.history

@@ -1,30 +1,27 @@
-"""The one place a training run is built: the command line, ``train_recipe``
-(notebooks) and the book's ``train`` / ``train_ch5`` all come here.
+"""Where a run is built and trained, once planned (``plan.plan_run``).
 
-:func:`train_run` builds a run from a model name and settings (the data, the
-net, the trainer) and :func:`fit_run` trains a net the caller built. Either
-way a run that writes a folder holds its lock, a resume is restored here and
-handed to the loop as a :class:`Position`, and the callbacks are chosen here.
+:func:`run_plan` builds a planned run of a registered model (the data, the
+net, the trainer) and :func:`fit_run` trains a net with its plan. A run that
+writes a folder holds its lock, a resume is loaded here from the plan's
+checkpoint and handed to the loop as a :class:`Position`, and the callbacks
+are chosen here. :func:`train_recipe` is the library's way in for a model name.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Callable
 
 from mxnet import autograd, gluon, init, nd
 
 from .. import threads
 from ..augment import Augment
-from ..checkpoint import load_checkpoint, read_meta, resolve_checkpoint
-from ..config import RunConfig, check_names
-from ..data import SAMPLE, find_fashion_mnist, load_data_fashion_mnist
-from ..distributed import Workers, check_settings, join_workers
+from ..checkpoint import load_checkpoint
+from ..config import RunConfig, shown
+from ..data import load_data_fashion_mnist
+from ..distributed import Workers, join_workers
 from ..errors import UsageError
 from ..models import FASHION_SIDE, model_info
-from ..recipes import layered
 from ..runfolder import RunFolder
 from .callbacks import (
     Callback,
@@ -41,14 +38,11 @@ from .callbacks import (
 from .history import History
 from .loop import as_context_list, fit, set_seed
 from .optimizer import NesterovSGD
+from .plan import Plan, plan_run
 from .position import Position
 from .signals import StopRequest
 
-__all__ = ["Trained", "train_run", "fit_run", "train_recipe", "restore", "BREAKS_MID_EPOCH"]
-
-#: settings whose change in the middle of an epoch would train on other batches
-#: than the interrupted run (a change of model is refused at any time)
-BREAKS_MID_EPOCH = ("batch_size", "subset", "data", "resize", "seed", "verify", "workers")
+__all__ = ["Trained", "run_plan", "fit_run", "train_recipe", "restore"]
 
 Log = Callable[[str], None]
 
@@ -65,38 +59,17 @@ class Trained:
     config: RunConfig
 
 
-def restore(ckpt: Path, net: Any, trainer: Any, config: RunConfig, given: Iterable[str],
-            ctxs: list, log: Log | None = print) -> Position:
-    """Load ``ckpt`` into ``net`` and ``trainer`` (None: parameters only) and say
-    where the run goes on. What cannot resume exactly is refused before loading."""
-    meta = read_meta(ckpt)
-    stored = meta.get("config") or {}
-    where = f"{ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})"
-    if stored.get("arch"):  # an older d2lnets' recipe could train another network
-        raise UsageError(f"{where} trained {stored['arch']} for {stored.get('model')}'s "
-                         f"{stored.get('recipe')} recipe (an older d2lnets); today every recipe "
-                         f"trains the network it names, so this run cannot resume: start a new "
-                         f"run in another --out")
-    if stored.get("model") not in (None, config.model):
-        raise UsageError(f"{where} is a run of {stored['model']}, not {config.model}: resume it "
-                         f"as {stored['model']}, or start a new run")
-    mine = config.to_dict()
-    changed = {k: [stored[k], mine[k]] for k in given if k in stored and stored[k] != mine[k]}
-    breaking = [k for k in BREAKS_MID_EPOCH if k in changed]
-    if breaking and meta["batch"]:
-        said = ", ".join(f"{k} {changed[k][1]} (the run has {changed[k][0]})" for k in breaking)
-        raise UsageError(f"cannot resume {where} with {said}: in the middle of an epoch that "
-                         f"would train on other batches than the interrupted run. Resume with "
-                         f"the run's values, or change them at the start of a new run.")
-    load_checkpoint(ckpt, net, trainer, ctx=ctxs, meta=meta)
-    if "resize" in changed:
-        _check_side(net, ctxs, changed["resize"], where)
+def restore(plan: Plan, net: Any, trainer: Any, ctxs: list, log: Log | None = print) -> Position:
+    """Load the plan's checkpoint into ``net`` and ``trainer`` (None: parameters
+    only) and say where the run goes on (the beginning, for a new run)."""
+    if plan.checkpoint is None:
+        return Position()
+    load_checkpoint(plan.checkpoint, net, trainer, ctx=ctxs, meta=plan.meta)
+    if plan.changed and "resize" in plan.changed:
+        _check_side(net, ctxs, plan.changed["resize"], plan.where)
     if log:
-        log(f"resuming from {ckpt} (epoch {meta['epoch'] + 1}, batch {meta['batch']})")
-    seed = meta.get("seed")
-    seed = seed if isinstance(seed, int) and 0 <= seed < 2**32 else None
-    return Position(meta["epoch"], meta["batch"], meta.get("partial"),
-                    History(meta.get("history", [])), changed or None, str(ckpt), seed)
+        log(f"resuming from {plan.where}")
+    return plan.position()
 
 
 def _check_side(net: Any, ctxs: list, change: list, where: str) -> None:
@@ -112,13 +85,14 @@ def _check_side(net: Any, ctxs: list, change: list, where: str) -> None:
                          f"at {new} in a new run.") from None
 
 
-def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states: bool,
-               given: Iterable[str], log: Log | None, progress: bool | None, plot: bool,
-               watchdog: Any, target_acc: float | None, base_lr: float) -> list[Callback]:
+def _callbacks(plan: Plan, *, write: bool, save_states: bool, log: Log | None,
+               progress: bool | None, plot: bool, watchdog: Any, target_acc: float | None,
+               base_lr: float) -> list[Callback]:
     """In the order they run; after an epoch its line is printed once the checkpoint exists."""
+    config, out = plan.config, plan.out if write else None
     cbs: list[Callback] = []
-    if out is not None and write:
-        cbs.append(Checkpointer(out, save_states, tuple(given)))
+    if out is not None:
+        cbs.append(Checkpointer(out, save_states, plan.given))
     if watchdog is not None:
         cbs.append(Heartbeat(watchdog))
     if config.schedule != "constant" or config.warmup > 0:
@@ -128,7 +102,7 @@ def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states:
         cbs.append(EpochPrinter(log))
     if plot:
         cbs.append(LiveCurves())
-    if out is not None and write:
+    if out is not None:
         cbs.append(HistoryWriter(out, plot))
     if target_acc is not None:  # last: the epoch is saved and written before the run ends
         cbs.append(TargetAccuracy(target_acc, log or None))
@@ -136,54 +110,47 @@ def _callbacks(config: RunConfig, *, out: Path | None, write: bool, save_states:
 
 
 def fit_run(net: Any, trainer: gluon.Trainer, train_iter: Any, test_iter: Any, ctx: Any,
-            config: RunConfig, *, out: str | os.PathLike | None = None,
-            resume: str | os.PathLike | bool | None = None, given: Iterable[str] = (),
-            log: Log | None = print, progress: bool | None = None, plot: bool = True,
-            write: bool = True, save_states: bool = True, watchdog: Any = None,
-            target_acc: float | None = None, stop: StopRequest | None = None,
-            loss: Any = None, move_earlier: bool = False, note: Log | None = None) -> History:
-    """Train a net the caller built. ``out``: checkpoints, ``history.jsonl`` and
-    ``curves.png`` there, under the folder's lock (``write=False``: every
-    distributed worker but rank 0). ``resume``: a checkpoint, a run folder, or
-    True for ``out``. The schedule's base rate is ``config.lr``, else the
-    trainer's rate now. ``move_earlier``: a fresh run moves an earlier run in
-    ``out`` aside first (else it writes beside it); ``note`` says so."""
+            plan: Plan, *, log: Log | None = print, progress: bool | None = None,
+            plot: bool = True, write: bool = True, save_states: bool = True,
+            watchdog: Any = None, target_acc: float | None = None,
+            stop: StopRequest | None = None, loss: Any = None, move_earlier: bool = False,
+            note: Log | None = None) -> History:
+    """Train a net with its ``plan``: checkpoints, ``history.jsonl`` and
+    ``curves.png`` in ``plan.out``, under the folder's lock (``write=False``:
+    every distributed worker but rank 0). The schedule's base rate is the
+    plan's ``lr``, else the trainer's rate now. ``move_earlier``: a new run
+    moves an earlier run in the folder aside first (else it writes beside
+    it); ``note`` says so."""
     ctxs = as_context_list(ctx)
     if not isinstance(trainer, gluon.Trainer):
         raise UsageError(f"trainer must be a gluon.Trainer (gluon.Trainer(net.collect_params(), "
                          f"'sgd', {{'learning_rate': 0.1}})); got {type(trainer).__name__}")
-    if out is not None and not str(out):
-        raise UsageError("out is empty: name the run folder (out=\".\" for this one)")
-    if resume is True and out is None:
-        raise UsageError("resume=True needs out (the run folder to resume)")
-    ckpt = resolve_checkpoint(out if resume is True else resume) if resume else None
-    folder = Path(out) if out is not None else None
+    config = plan.config
     base_lr = config.lr if config.lr is not None else trainer.learning_rate
-    cbs = _callbacks(config, out=folder, write=write, save_states=save_states, given=given,
-                     log=log, progress=progress, plot=plot, watchdog=watchdog,
-                     target_acc=target_acc, base_lr=base_lr)
+    cbs = _callbacks(plan, write=write, save_states=save_states, log=log, progress=progress,
+                     plot=plot, watchdog=watchdog, target_acc=target_acc, base_lr=base_lr)
 
     def train() -> History:
-        start = Position() if ckpt is None else restore(
-            ckpt, net, trainer if save_states else None, config, given, ctxs, log)
-        if start.seed is not None and config.seed is None and hasattr(train_iter, "seed"):
-            train_iter.seed = start.seed  # an unseeded run resumes its data order too
+        start = restore(plan, net, trainer if save_states else None, ctxs, log)
         return fit(net, train_iter, test_iter, trainer, ctxs, config, cbs, loss, stop, start)
 
-    if folder is None or not write:
+    if plan.out is None or not write:
         return train()
-    with RunFolder(folder) as lock:
+    with RunFolder(plan.out) as lock:
         # the folder is never moved away from under the checkpoint being resumed
+        ckpt = plan.checkpoint
         fresh = move_earlier and (ckpt is None or lock.folder not in ckpt.resolve().parents)
         moved = lock.prepare(fresh=fresh)
         if moved and note:
-            note(f"note: the earlier run in {folder} was moved to {moved} (use --resume to "
+            note(f"note: the earlier run in {plan.out} was moved to {moved} (use --resume to "
                  f"continue a run)")
         return train()
 
 
 def _trainer(config: RunConfig, net: Any, kwargs: dict) -> gluon.Trainer:
     opt: dict[str, Any] = {"learning_rate": config.lr, "wd": config.wd}
+    if config.clip_gradient is not None:
+        opt["clip_gradient"] = config.clip_gradient
     if config.optimizer == "nag" or config.momentum:
         opt["momentum"] = config.momentum
     if config.optimizer == "nag":  # MXNet's fused NAG does not repeat (training/optimizer.py)
@@ -206,26 +173,15 @@ def _threads(config: RunConfig, stored: dict, note: Log | None) -> RunConfig:
     return replace(config, threads=threads.CHOICE.threads)
 
 
-def train_run(model: str, recipe: str | None = None, given: dict | None = None, *,
-              ctx: Any = None, out: str | os.PathLike | None = None,
-              resume: str | os.PathLike | bool | None = None, log: Log | None = print,
-              note: Log | None = None, progress: bool | None = None, kvstore: str | None = None,
-              stop: StopRequest | None = None, target_acc: float | None = None,
-              build: Callable[[], Any] | None = None) -> Trained:
-    """Train ``model`` with ``recipe`` and the settings in ``given`` (checked
-    against :class:`RunConfig`); ``resume`` continues a run (its settings are
-    kept unless ``given`` changes them); ``note`` gets the banner and notes.
-    ``build`` makes a variant of ``model`` to train in its place (the exercises)."""
-    given = dict(given or {})
-    check_names(given)
-    ckpt = resolve_checkpoint(out if resume is True else resume) if resume else None
-    stored = (read_meta(ckpt).get("config") or {}) if ckpt else {}
-    config = layered(model, recipe, stored, given)
-    if config.data != SAMPLE:  # the folder itself, so that a resume finds the same data
-        config = replace(config, data=str(find_fashion_mnist(config.data).resolve()))
-    check_settings(config, kvstore)
+def run_plan(plan: Plan, *, ctx: Any = None, log: Log | None = print, note: Log | None = None,
+             progress: bool | None = None, kvstore: str | None = None,
+             stop: StopRequest | None = None, target_acc: float | None = None,
+             build: Callable[[], Any] | None = None) -> Trained:
+    """Build and train the planned run of a registered model; ``note`` gets the
+    banner and notes. ``build`` makes a variant of the model to train in its
+    place (the exercises)."""
     workers = join_workers(kvstore)
-    config = _threads(replace(config, workers=workers.count), stored, note)
+    config = _threads(replace(plan.config, workers=workers.count), plan.stored, note)
     ctxs = as_context_list(ctx)
     train_iter, test_iter = load_data_fashion_mnist(
         config.batch_size, resize=config.resize, root=config.data, seed=config.seed,
@@ -235,9 +191,9 @@ def train_run(model: str, recipe: str | None = None, given: dict | None = None, 
     net = _build_net(config, ctxs, build or model_info(config.model).builder)
     trainer = _trainer(config, net, workers.trainer_kwargs())
     if note:
-        note(_banner(config, train_iter, out, workers))
-    history = fit_run(net, trainer, train_iter, test_iter, ctxs, config, out=out, resume=ckpt,
-                      given=given, log=log, progress=progress, write=workers.rank == 0,
+        note(_banner(config, train_iter, plan.out, workers))
+    history = fit_run(net, trainer, train_iter, test_iter, ctxs, replace(plan, config=config),
+                      log=log, progress=progress, write=workers.rank == 0,
                       save_states=not workers.on_servers, watchdog=workers.watchdog,
                       target_acc=target_acc, stop=stop, move_earlier=True, note=note)
     return Trained(net, history, train_iter, test_iter, config)
@@ -252,16 +208,18 @@ def _build_net(config: RunConfig, ctxs: list, build: Callable[[], Any]) -> Any:
 
 
 def _banner(config: RunConfig, train_iter: Any, out: Any, workers: Workers) -> str:
-    return (f"d2lnets: {config.model} ({config.recipe} recipe), lr {config.lr}, batch "
-            f"{config.batch_size}, {config.epochs} epochs, resize {config.resize or 28}, "
-            f"{train_iter.num_examples} training images, seed {config.seed}, data "
-            f"{train_iter.source}, out {out}, {config.threads or 'default'} OpenMP threads"
+    return (f"d2lnets: {config.model} ({config.recipe} recipe), {shown(config)}, "
+            f"{train_iter.num_examples} training images, data {train_iter.source}, out {out}"
             + (f", worker {workers.rank}/{workers.count}" if workers.count > 1 else ""))
 
 
 def train_recipe(model: str, recipe: str = "book", ctx: Any = None,
-                 out_dir: str | os.PathLike | None = None, log: Log | None = print,
-                 **given: Any) -> Trained:
-    """Train ``model`` with ``recipe`` (for notebooks); ``given`` overrides any
-    setting of :class:`RunConfig`, e.g. ``epochs=1, data="sample"``."""
-    return train_run(model, recipe, given, ctx=ctx, out=out_dir, log=log)
+                 out_dir: str | os.PathLike | None = None, log: Log | None = print, *,
+                 resume: str | os.PathLike | bool | None = None, kvstore: str | None = None,
+                 **settings: Any) -> Trained:
+    """Train the registered ``model`` with ``recipe``; ``settings`` override any
+    setting of :class:`RunConfig` (``epochs=1, data="sample"``). ``resume``: a
+    checkpoint, a run folder, or True for ``out_dir``; ``kvstore``: as
+    ``--kvstore`` (``dist_sync`` under ``d2lnets launch``)."""
+    plan = plan_run(model, recipe, settings, out_dir, resume, kvstore=kvstore)
+    return run_plan(plan, ctx=ctx, log=log, kvstore=kvstore)

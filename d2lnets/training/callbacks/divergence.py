@@ -5,7 +5,7 @@ import math
 from collections import deque
 from typing import Any
 
-from ...errors import DivergedError
+from ..cancel import Diverged
 from .base import Callback
 
 __all__ = ["DivergenceGuard"]
@@ -36,7 +36,7 @@ class DivergenceGuard(Callback):
     def _check(self, run: Any, batch: int, sums: list, size: int) -> None:
         value = float(sum(s.asscalar() for s in sums))
         if not math.isfinite(value):
-            raise DivergedError.of(run, f"became {value}", batch)
+            raise Diverged.of(run, f"became {value}", batch)
         if self.max_loss is not None and value / size > self.max_loss:
-            raise DivergedError.of(run, f"exploded to {value / size:.3g} per example "
-                                f"(more than {self.max_loss:g})", batch)
+            raise Diverged.of(run, f"exploded to {value / size:.3g} per example (more "
+                              f"than {self.max_loss:g})", batch)

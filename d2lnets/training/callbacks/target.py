@@ -5,6 +5,7 @@ import os
 import time
 from typing import Any, Callable
 
+from ..cancel import TargetReached
 from .base import Callback
 
 __all__ = ["TargetAccuracy"]
@@ -38,9 +39,9 @@ class TargetAccuracy(Callback):
     def on_epoch_end(self, run: Any, row: dict) -> None:
         if self.reached is None and row["test_acc"] >= self.target:
             self.reached = (row["epoch"], time.time() - self.started)
-            run.stop_training = True
             if self.log:
                 since = process_seconds()
                 command = f", {since:.1f} s after the command started" if since else ""
                 self.log(f"reached test acc {row['test_acc']:.3f} >= {self.target:g} in epoch "
                          f"{row['epoch']}: {self.reached[1]:.1f} s after training began{command}")
+            raise TargetReached
