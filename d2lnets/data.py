@@ -11,14 +11,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import struct
-import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import IO, BinaryIO, Callable
 
 import mxnet as mx
 import numpy as np
@@ -28,6 +26,7 @@ from mxnet.util import is_np_array
 from .augment import Augment
 from .config import MAX_SIDE, RunConfig
 from .errors import DataError, UsageError
+from .files import write_atomically
 
 __all__ = [
     "DataError", "FashionMNISTIter", "load_data_fashion_mnist", "find_fashion_mnist",
@@ -168,16 +167,16 @@ def _cache_dir() -> Path:
     return Path(home) / "datasets" / "fashion-mnist"
 
 
-def search_locations(root: str | os.PathLike | None = None) -> list[Path]:
-    """The folders searched, in order: ``root``, ``$D2LNETS_DATA``, Gluon's
-    cache ``$MXNET_HOME/datasets/fashion-mnist``, then Debian's folder."""
-    places = []
+def search_locations(root: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """The folders looked in, in order, each with who named it ("" for the usual
+    places). A folder the user named (``root``, else ``$D2LNETS_DATA``) is the
+    only one; otherwise Gluon's cache ``$MXNET_HOME/datasets/fashion-mnist``,
+    then Debian's folder."""
     if root is not None:
-        places.append(Path(root).expanduser())
+        return [(Path(root).expanduser(), "the data folder")]
     if os.environ.get("D2LNETS_DATA"):
-        places.append(Path(os.environ["D2LNETS_DATA"]).expanduser())
-    places += [_cache_dir(), Path(DEBIAN_DIR)]
-    return places
+        return [(Path(os.environ["D2LNETS_DATA"]).expanduser(), "$D2LNETS_DATA")]
+    return [(_cache_dir(), ""), (Path(DEBIAN_DIR), "")]
 
 
 def _file_in(folder: Path, name: str) -> Path | None:
@@ -192,82 +191,60 @@ def _all_names() -> list[str]:
 
 
 def download(url: str, dest: Path, sha1: str, timeout: float = 30.0) -> None:
-    """Fetch ``url`` into ``dest`` atomically, checking the sha1 of the bytes."""
+    """Fetch ``url`` into ``dest`` whole or not at all, checking the sha1 of the bytes."""
+    def fetch(out: IO[bytes]) -> None:
+        digest = hashlib.sha1()
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha1:
+            raise DataError(f"downloaded {url} has sha1 {digest.hexdigest()}, expected {sha1}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(resp, out)
-        with open(tmp, "rb") as f:
-            digest = hashlib.sha1(f.read()).hexdigest()
-        if digest != sha1:
-            raise DataError(f"downloaded {url} has sha1 {digest}, expected {sha1}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(dest, fetch)
 
 
-def _named_folder(folder: Path, what: str) -> Path:
-    """A folder the user named (``--data``, ``$D2LNETS_DATA``): it must hold the
-    set, and is never silently passed over for another place."""
+def _holds_the_data(folder: Path, named: str) -> bool:
+    """True if ``folder`` holds the four files. A folder the user ``named`` must
+    (an error says what is wrong); of the usual places, a missing or unreadable
+    one holds nothing, and the cache may hold part of the set (a download cut
+    off part-way is completed). Only part of the set elsewhere is an error."""
     try:
-        exists = folder.exists()
+        usable = folder.is_dir() and os.access(folder, os.R_OK | os.X_OK)
     except OSError as err:  # a name too long, say: no folder can have it
-        raise DataError(f"{what} {str(folder)[:80]}... cannot be a folder here "
+        raise DataError(f"{named} {str(folder)[:80]}... cannot be a folder here "
                         f"({err.strerror or err}). {HOW_TO_GET}") from None
-    if not exists:
-        raise DataError(f"{what} {folder} does not exist. Check the path, or leave it out to "
-                        f"search the usual places. {HOW_TO_GET}")
-    if not folder.is_dir():
-        raise DataError(f"{what} {folder} is a file, not a folder: name the folder that holds "
-                        f"the four IDX .gz files. {HOW_TO_GET}")
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise DataError(f"cannot read the data folder {folder}: permission denied. Fix its "
-                        f"permissions (chmod a+rx) or copy the data elsewhere. {HOW_TO_GET}")
-    if _complete(folder) is None:
-        raise DataError(f"{what} {folder} holds no Fashion-MNIST files "
-                        f"({', '.join(n + '.gz' for n in _all_names())}). {HOW_TO_GET}")
-    return folder
-
-
-def _complete(folder: Path) -> Path | None:
-    """``folder`` if it holds the four files, None if it holds none of them;
-    an error naming the missing ones if it holds only some."""
-    found = {n: _file_in(folder, n) for n in _all_names()}
-    if not any(found.values()):
-        return None
+    if named and not usable:
+        raise DataError(_why_unusable(folder, named))
+    found = {n: _file_in(folder, n) for n in _all_names()} if usable else {}
     missing = [n for n, p in found.items() if p is None]
-    if missing:
+    if named and len(missing) == len(found):
+        raise DataError(f"{named} {folder} holds no Fashion-MNIST files "
+                        f"({', '.join(n + '.gz' for n in _all_names())}). {HOW_TO_GET}")
+    if missing and len(missing) < len(found) and folder != _cache_dir():
         raise DataError(f"{folder} holds only part of Fashion-MNIST: missing "
                         f"{', '.join(m + '.gz' for m in missing)}. {HOW_TO_GET}")
-    return folder
+    return bool(found) and not missing
+
+
+def _why_unusable(folder: Path, named: str) -> str:
+    if not folder.exists():
+        return (f"{named} {folder} does not exist. Check the path, or leave it out to search "
+                f"the usual places. {HOW_TO_GET}")
+    if not folder.is_dir():
+        return (f"{named} {folder} is a file, not a folder: name the folder that holds the "
+                f"four IDX .gz files. {HOW_TO_GET}")
+    return (f"cannot read the data folder {folder}: permission denied. Fix its permissions "
+            f"(chmod a+rx) or copy the data elsewhere. {HOW_TO_GET}")
 
 
 def find_local(root: str | os.PathLike | None = None) -> Path | None:
-    """Where the data is on this machine, without downloading (None: nowhere).
-
-    A folder the user named (``root``, else ``$D2LNETS_DATA``) is the only
-    place looked at, and an error if it does not hold the set; otherwise
-    Gluon's cache, then Debian's folder.
-    """
-    if root is not None:
-        return _named_folder(Path(root).expanduser(), "the data folder")
-    if os.environ.get("D2LNETS_DATA"):
-        return _named_folder(Path(os.environ["D2LNETS_DATA"]).expanduser(), "$D2LNETS_DATA")
-    cache = _cache_dir()
-    if _complete_or_none(cache):  # a download cut off part-way is completed, not an error
-        return cache
-    debian = Path(DEBIAN_DIR)
-    if debian.is_dir() and os.access(debian, os.R_OK | os.X_OK) and _complete(debian):
-        return debian
+    """Where the data is on this machine, without downloading (None: nowhere),
+    in the order of :func:`search_locations`."""
+    for folder, named in search_locations(root):
+        if _holds_the_data(folder, named):
+            return folder
     return None
-
-
-def _complete_or_none(folder: Path) -> Path | None:
-    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        return None
-    return folder if all(_file_in(folder, n) for n in _all_names()) else None
 
 
 def find_fashion_mnist(root: str | os.PathLike | None = None,
@@ -287,7 +264,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None,
                 fetch(MIRROR + name + ".gz", cache / f"{name}.gz", GZ_SHA1[name])
         return cache
     except (OSError, DataError) as err:
-        looked = "\n".join(f"  - {p}" for p in search_locations(root))
+        looked = "\n".join(f"  - {p}" for p, _ in search_locations(root))
         raise DataError(f"Fashion-MNIST not found. Looked in:\n{looked}\nand could not download "
                         f"it from {MIRROR} ({err}).\n{HOW_TO_GET}") from None
 

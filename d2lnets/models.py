@@ -9,7 +9,6 @@ prints the same lines). ``resnet34`` ... ``resnet152`` and ``densenet121`` ...
 from __future__ import annotations
 
 import contextlib
-import difflib
 import io
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,10 +30,11 @@ from .blocks import (
 )
 from .errors import UnknownModelError, UsageError, mxnet_reason
 from .hybrid import HybridSequential
+from .registry import Registry, key_of
 
 __all__ = [
     "Network", "ModelInfo", "register_model", "get_model", "list_models", "model_info",
-    "canonical_name", "FASHION_SIDE", "BOOK_RESIZE",
+    "MODELS", "FASHION_SIDE", "BOOK_RESIZE",
     "lenet", "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet18_small", "resnet18_v2",
     "resnet34", "resnet50", "resnet101", "resnet152", "densenet", "densenet121", "densenet169",
     "densenet201", "RESNET_SPECS", "DENSENET_SPECS",
@@ -127,55 +127,34 @@ class ModelInfo:
         side = self.resize or FASHION_SIDE
         return (1, side, side)
 
-    @property
-    def cli_name(self) -> str:
-        return self.name.replace("_", "-")
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+#: every model, by its command-line name (``lenet-bn``)
+MODELS: Registry[ModelInfo] = Registry("model", UnknownModelError,
+                                       "d2lnets.list_models() lists them")
 
 
 def register_model(*, lr: float, num_params: int, resize: int | None = BOOK_RESIZE,
                    test_side: int = 32, name: str | None = None) -> Callable:
-    """Decorator: add a builder to the registry under its (or the given) name.
-
-    A name registered twice is refused: a second model would silently replace
-    the first for every caller.
-    """
+    """Decorator: add a builder to :data:`MODELS` under its (or the given) name;
+    a name registered twice is refused."""
     def wrap(fn: Callable[..., Network]) -> Callable[..., Network]:
-        key = canonical_name(name or fn.__name__)
-        if key in _REGISTRY:
-            raise UsageError(f"a model named {key!r} is registered already "
-                             f"({_REGISTRY[key].builder.__module__}); choose another name")
+        key = key_of(name or fn.__name__)
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _REGISTRY[key] = ModelInfo(key, fn, lr, resize, num_params, test_side, doc)
+        MODELS.add(key, ModelInfo(key, fn, lr, resize, num_params, test_side, doc))
         return fn
     return wrap
 
 
-def canonical_name(name: str) -> str:
-    """Registry key of a user-typed name: case, spaces, ``-`` and ``_`` do not matter."""
-    return name.strip().lower().replace("-", "_")
-
-
 def list_models() -> list[str]:
     """Names of every registered model, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(MODELS.names())
 
 
 def model_info(name: str) -> ModelInfo:
     """The registry entry for ``name``; :class:`UnknownModelError` (a ``KeyError``)
     suggests close names."""
-    if not isinstance(name, str):
-        raise UsageError(f"a model is named by a string such as 'resnet18'; got {name!r}. "
-                         f"d2lnets.list_models() lists them")
-    key = canonical_name(name)
-    if key not in _REGISTRY:
-        names = [n.replace("_", "-") for n in list_models()]
-        close = difflib.get_close_matches(key.replace("_", "-"), names, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownModelError(f"unknown model {name!r}{hint}; choose from {', '.join(names)}")
-    return _REGISTRY[key]
+    return MODELS.get(name)
 
 
 def get_model(name: str, **kwargs: Any) -> Network:
@@ -199,19 +178,34 @@ def lenet(num_classes: int = 10) -> Network:
 
 
 @register_model(lr=1.0, resize=None, num_params=44_878, test_side=FASHION_SIDE)
-def lenet_bn(num_classes: int = 10, scratch: bool = False) -> Network:
-    """The chapter's LeNet with batch normalisation after every conv and dense layer but the last."""
-    def bn(features: int, dims: int) -> nn.HybridBlock:
-        return BatchNorm(features, num_dims=dims) if scratch else nn.BatchNorm()
+def lenet_bn(num_classes: int = 10, scratch: bool = False, *,
+             norm: tuple[str, ...] = ("conv", "dense"), after: bool = False, bias: bool = True,
+             global_stats: bool = False) -> Network:
+    """The chapter's LeNet with batch normalisation after every conv and dense layer but the last.
+
+    The exercises' variants: ``norm`` names the layers that get one ("conv",
+    "dense"); ``after`` puts it after the sigmoid; ``bias=False`` drops the bias
+    of a layer that feeds one; ``global_stats`` normalises with the moving
+    statistics in training too; ``scratch`` uses the chapter's own BatchNorm."""
+    if scratch and global_stats:
+        raise UsageError("global_stats is Gluon's nn.BatchNorm option: build with scratch=False")
+
+    def unit(layer: type, size: int, kind: str, dims: int, **kw: Any) -> list:
+        core = layer(size, use_bias=bias or kind not in norm or after, **kw)
+        if kind not in norm:
+            return [core, nn.Activation("sigmoid")]
+        bn = BatchNorm(size, num_dims=dims) if scratch else \
+            nn.BatchNorm(use_global_stats=global_stats)
+        return [core, nn.Activation("sigmoid"), bn] if after else \
+            [core, bn, nn.Activation("sigmoid")]
 
     net = Network((1, FASHION_SIDE, FASHION_SIDE), prefix="lenetbn_")
     with net.name_scope():
-        net.add(nn.Conv2D(6, kernel_size=5), bn(6, 4), nn.Activation("sigmoid"),
+        net.add(*unit(nn.Conv2D, 6, "conv", 4, kernel_size=5),
                 nn.MaxPool2D(pool_size=2, strides=2),
-                nn.Conv2D(16, kernel_size=5), bn(16, 4), nn.Activation("sigmoid"),
+                *unit(nn.Conv2D, 16, "conv", 4, kernel_size=5),
                 nn.MaxPool2D(pool_size=2, strides=2),
-                nn.Dense(120), bn(120, 2), nn.Activation("sigmoid"),
-                nn.Dense(84), bn(84, 2), nn.Activation("sigmoid"),
+                *unit(nn.Dense, 120, "dense", 2), *unit(nn.Dense, 84, "dense", 2),
                 nn.Dense(num_classes))
     return net
 

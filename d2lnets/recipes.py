@@ -1,4 +1,5 @@
-"""Recipes: named ways to train a chapter model (the table; ``run.py`` builds runs).
+"""Recipes: named ways to train a chapter model (``RECIPES``; ``training/plan.py``
+lays them out for a run).
 
 ``book`` is the chapter's own settings (SGD, constant learning rate, 5 epochs,
 96x96 for ResNet and DenseNet). ``fast`` trains the same network to the
@@ -10,7 +11,7 @@ where they pay. Every recipe trains the network it is registered for. The figure
 behind every choice are in docs/recipes.md and bench/results/recipes/.
 
 A recipe is a set of :class:`~d2lnets.config.RunConfig` values laid over the
-book's (``RunConfig.layered``); the book's own batch size and epochs are that
+book's (:func:`layered`); the book's own batch size and epochs are that
 class's defaults, its learning rates and image sides the model registry's.
 """
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import Any
 from .config import OPTIMIZERS, SETTINGS, RunConfig, check_names, words
 from .errors import UsageError
 from .models import FASHION_SIDE, model_info
+from .registry import Registry
 
 __all__ = ["Recipe", "RECIPES", "OPTIMIZERS", "register_recipe", "get_recipe", "recipe_names",
-           "layered", "describe", "BOOK_MINUTES"]
+           "layered", "describe"]
 
-#: the book's recipe on a 2-core CPU, minutes (bench/results/fidelity/)
-BOOK_MINUTES = {"lenet-bn": 0.5, "lenet-bn-scratch": 2.2, "resnet18": 59.0, "densenet": 32.0}
+#: what the book recipe does, for every model
+BOOK = "the chapter's settings, 5 epochs"
 
 
 @dataclass(frozen=True)
@@ -40,38 +42,40 @@ class Recipe:
     minutes: float = 0.0
     doc: str = ""
 
+    @property
+    def key(self) -> str:
+        return f"{self.model}/{self.name}"
 
-RECIPES: dict[tuple[str, str], Recipe] = {}
+
+#: every recipe, by ``MODEL/RECIPE`` (``resnet18/fast``)
+RECIPES: Registry[Recipe] = Registry("recipe")
 
 
 def register_recipe(recipe: Recipe) -> Recipe:
-    """Add a recipe; a (model, name) pair registered twice is refused."""
-    key = (model_info(recipe.model).cli_name, recipe.name)
-    if key in RECIPES:
-        raise UsageError(f"a recipe {recipe.name!r} for {key[0]} is registered already")
+    """Add a recipe; a model's recipe name registered twice is refused."""
     unknown = set(recipe.settings) - set(SETTINGS)
     if unknown:
         raise UsageError(f"recipe {recipe.name!r} sets unknown settings {sorted(unknown)}")
-    RECIPES[key] = recipe
-    return recipe
+    recipe = replace(recipe, model=model_info(recipe.model).name)
+    return RECIPES.add(recipe.key, recipe)
 
 
 def recipe_names(model: str) -> list[str]:
     """The recipes ``model`` can be trained with: always ``book``."""
-    name = model_info(model).cli_name
-    return ["book"] + sorted(r for m, r in RECIPES if m == name)
+    name = model_info(model).name
+    return sorted({"book", *(r.name for r in RECIPES if r.model == name)},
+                  key=lambda n: (n != "book", n))
 
 
 def get_recipe(model: str, name: str = "book") -> Recipe:
     """The recipe ``name`` for ``model`` (``book`` exists for every model)."""
     info = model_info(model)
-    if name == "book":
-        return Recipe(info.cli_name, "book", {}, BOOK_MINUTES.get(info.cli_name, 0.0),
-                      "the chapter's settings, 5 epochs")
-    if (info.cli_name, name) not in RECIPES:
-        raise UsageError(f"no recipe {name!r} for {info.cli_name}: choose "
-                         f"{' or '.join(recipe_names(model))}")
-    return RECIPES[(info.cli_name, name)]
+    if f"{info.name}/{name}" in RECIPES:
+        return RECIPES.get(f"{info.name}/{name}")
+    if name == "book":  # a model without a measured book run
+        return Recipe(info.name, "book", {}, 0.0, BOOK)
+    raise UsageError(f"no recipe {name!r} for {info.name}: choose "
+                     f"{' or '.join(recipe_names(model))}")
 
 
 def layered(model: str, recipe: str | None = None, stored: dict | None = None,
@@ -86,7 +90,7 @@ def layered(model: str, recipe: str | None = None, stored: dict | None = None,
         raise UsageError(f"this run was trained with --recipe {stored['recipe']}; resume it "
                          f"with that recipe, or start a new run in another --out")
     info = model_info(model)
-    config = RunConfig(model=info.cli_name, lr=info.lr, resize=info.resize)
+    config = RunConfig(model=info.name, lr=info.lr, resize=info.resize)
     config = replace(config, **get_recipe(model, name).settings, recipe=name)
     config = replace(config, **{k: v for k, v in stored.items() if k in SETTINGS and k != "model"})
     return replace(config, **given)
@@ -97,7 +101,7 @@ def describe(model: str, recipe: str = "book") -> str:
     (the notebooks say this, so it cannot drift from the table)."""
     c = layered(model, recipe)
     side = c.resize or FASHION_SIDE
-    parts = [f"{model_info(model).cli_name}, {c.epochs} epochs of batch {c.batch_size} at "
+    parts = [f"{model_info(model).name}, {c.epochs} epochs of batch {c.batch_size} at "
              f"{side}x{side}"]
     opt = "Nesterov SGD" if c.optimizer == "nag" else "SGD"
     parts.append(", ".join([opt, *words(c, "optimizer")]))
@@ -108,6 +112,12 @@ def describe(model: str, recipe: str = "book") -> str:
     parts.append(", ".join(words(c, "augmentation")) or "no augmentation")
     return "; ".join(parts)
 
+
+# ------------------------------------------------------------- the book's recipes
+#: minutes on a 2-core CPU (bench/results/fidelity/)
+for _model, _minutes in (("lenet-bn", 0.5), ("lenet-bn-scratch", 2.2), ("resnet18", 59.0),
+                         ("densenet", 32.0)):
+    register_recipe(Recipe(_model, "book", {}, _minutes, BOOK))
 
 # ------------------------------------------------------------- the fast recipes
 #: shared by the fast recipes: Nesterov SGD, weight decay, a short warm-up and a

@@ -6,14 +6,19 @@ from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
 from d2lnets.data import SAMPLE, load_data_fashion_mnist
+from d2lnets.errors import UsageError
 from d2lnets.exercises.batch_norm import (
     LEARNING_RATES,
     bias_gradients,
     freeze_gamma_beta,
-    lenet_variant,
     trainable,
 )
 from d2lnets.models import get_model, model_info
+
+
+def _lenet(**variant):
+    """The registered LeNet-BN, or a variant of it."""
+    return get_model("lenet-bn", **variant)
 
 #: LeNet's layers by hand: conv 1->6 5x5, conv 6->16 5x5, dense 256->120, 120->84, 84->10
 LENET = (6 * 25 + 6) + (16 * 6 * 25 + 16) + (256 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
@@ -34,16 +39,15 @@ def test_plain_lenet_is_the_lenet_sections():
         ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Dense", "Dense", "Dense"]
 
 
-def test_default_variant_is_the_chapters_lenet_bn():
-    mine, book = lenet_variant(), get_model("lenet-bn")
-    assert [type(b).__name__ for b in mine] == [type(b).__name__ for b in book]
-    assert trainable(_ready(mine)[0]) == LENET + BN["conv"] + BN["dense"] == 44_878
+def test_the_scratch_batch_norm_has_no_global_stats_variant():
+    with pytest.raises(UsageError, match="global_stats is Gluon's"):
+        get_model("lenet-bn", scratch=True, global_stats=True)
 
 
 def test_bias_before_bn_gets_no_gradient():
     """BN(x + b) = BN(x) per channel, so dL/db = 0 up to float error; the last
     layer, which feeds no BN, gets a real gradient."""
-    rows = bias_gradients(*_ready(lenet_variant(), 256))
+    rows = bias_gradients(*_ready(_lenet(), 256))
     fed, last = rows[:-1], rows[-1]
     assert all(r[1] for r in fed) and not last[1]
     assert all(r[2] < 1e-3 * r[3] for r in fed)
@@ -51,7 +55,7 @@ def test_bias_before_bn_gets_no_gradient():
 
 
 def test_no_bias_variant_drops_one_bias_per_bn_channel():
-    assert trainable(_ready(lenet_variant(bias=False))[0]) == 44_878 - (6 + 16 + 120 + 84)
+    assert trainable(_ready(_lenet(bias=False))[0]) == 44_878 - (6 + 16 + 120 + 84)
 
 
 def test_learning_rates_span_100x_around_the_books():
@@ -63,7 +67,7 @@ def test_learning_rates_span_100x_around_the_books():
                                         ({"norm": ("dense",)}, LENET + BN["dense"]),
                                         ({"after": True}, LENET + BN["conv"] + BN["dense"])])
 def test_placements_by_hand(kw, params):
-    net = _ready(lenet_variant(**kw))[0]
+    net = _ready(_lenet(**kw))[0]
     assert trainable(net) == params
     kinds = [type(b).__name__ for b in net]
     if kw.get("after"):  # every BN comes right after a sigmoid
@@ -81,8 +85,8 @@ def _one_step(net, X, y):
 
 
 def test_frozen_gamma_beta_stay_one_and_zero():
-    frozen, X, y = _ready(freeze_gamma_beta(lenet_variant()))
-    learned, _, _ = _ready(lenet_variant())
+    frozen, X, y = _ready(freeze_gamma_beta(_lenet()))
+    learned, _, _ = _ready(_lenet())
     _one_step(frozen, X, y)
     _one_step(learned, X, y)
     for name, p in frozen.collect_params(".*gamma").items():
@@ -118,7 +122,7 @@ def test_global_stats_forward_is_the_moving_statistics_formula():
 
 
 def test_global_stats_variant_trains_without_moving_its_statistics():
-    net, X, y = _ready(lenet_variant(global_stats=True))
+    net, X, y = _ready(_lenet(global_stats=True))
     _one_step(net, X, y)
     for name, p in net.collect_params(".*running_mean|.*running_var").items():
         want = 0.0 if "mean" in name else 1.0

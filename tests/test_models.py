@@ -96,7 +96,7 @@ def test_lenet_bn_layers():
 # ---- the registry ----------------------------------------------------------------
 def test_registry_names():
     names = d2l.list_models()
-    for name in ["lenet_bn", "lenet_bn_scratch", "resnet18", "resnet34", "resnet50", "resnet101",
+    for name in ["lenet-bn", "lenet-bn-scratch", "resnet18", "resnet34", "resnet50", "resnet101",
                  "resnet152", "densenet", "densenet121", "densenet169", "densenet201"]:
         assert name in names
     assert isinstance(d2l.get_model("lenet-bn"), d2l.Network)
@@ -140,7 +140,7 @@ def test_a_duplicate_name_is_refused():
 
 def test_names_normalise_one_way():
     assert d2l.model_info("LeNet-BN") is d2l.model_info("lenet_bn")
-    assert d2l.model_info("lenet_bn").cli_name == "lenet-bn"
+    assert d2l.model_info("lenet_bn").name == "lenet-bn"
 
 
 @pytest.mark.parametrize("name", d2l.list_models())

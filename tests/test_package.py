@@ -99,3 +99,42 @@ def test_the_readme_is_a_newcomers_door():
     head = "\n".join(lines[:40])
     assert "make train" in head and "make test" in head and "```python" in head
     assert "import d2lnets as d2l" in head
+
+
+def _mxnet_private_names():
+    """The private names MXNet's objects that d2lnets touches carry."""
+    import mxnet as mx
+    from mxnet import gluon, nd
+
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(2, in_units=2))
+    net.initialize()
+    objects = [mx, mx.base, mx.base._LIB, net, net[0], gluon.Block(), net[0].weight, nd.zeros(1),
+               mx.sym.var("x"), mx.optimizer.NAG(), mx.kv.create("local"),
+               gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})]
+    names = set()
+    for obj in objects:
+        names |= {n for n in [*dir(obj), *getattr(obj, "__dict__", {})]
+                  if n.startswith("_") and not n.startswith("__")}
+    return names
+
+
+def test_mxnet_internals_are_touched_only_in_mxnet_compat():
+    """No module but _mxnet_compat reads a private name of an MXNet object or
+    overrides a private method of an MXNet class. A private name d2lnets assigns
+    itself (``self._at = ...``) or a module function of its own is its own."""
+    private = _mxnet_private_names()
+    assert {"_children", "_cached_graph", "_get_graph", "_update_count", "_LIB"} <= private
+    trees = {name: ast.parse(path.read_text()) for name, path in MODULES.items()
+             if name != "d2lnets._mxnet_compat"}
+    own = {n.attr for t in trees.values() for n in ast.walk(t)
+           if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+    found = []
+    for name, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in private - own:
+                found.append(f"{name}:{node.lineno} reads {node.attr}")
+            if isinstance(node, ast.ClassDef):
+                found += [f"{name}:{m.lineno} overrides {m.name}" for m in node.body
+                          if isinstance(m, ast.FunctionDef) and m.name in private]
+    assert not found

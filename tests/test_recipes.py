@@ -11,7 +11,7 @@ from d2lnets import recipes as R
 from d2lnets.errors import UsageError
 from d2lnets.models import model_info
 
-FAST = sorted(m for m, name in R.RECIPES if name == "fast")
+FAST = sorted(r.model for r in R.RECIPES if r.name == "fast")
 
 
 def test_the_three_chapter_models_have_a_fast_recipe():
@@ -45,7 +45,7 @@ def test_a_recipe_registered_twice_or_with_an_unknown_setting_is_refused():
         R.register_recipe(R.Recipe("resnet18", "fast", {}))
     with pytest.raises(UsageError, match=r"unknown settings \['dropout'\]"):
         R.register_recipe(R.Recipe("resnet34", "odd", {"dropout": 0.5}))
-    assert ("resnet34", "odd") not in R.RECIPES
+    assert "resnet34/odd" not in R.RECIPES
 
 
 def test_an_unknown_recipe_names_the_ones_there_are():
@@ -65,7 +65,7 @@ def test_book_recipe_is_the_chapters_settings():
 
 
 def test_settings_resolve_book_then_recipe_then_stored_then_given():
-    fast = R.RECIPES[("resnet18", "fast")].settings
+    fast = R.get_recipe("resnet18", "fast").settings
     config = R.layered("resnet18", "fast", None, {"data": "sample"})
     assert all(getattr(config, k) == v for k, v in fast.items()) and config.recipe == "fast"
     stored = {**config.to_dict(), "lr": 0.123, "epochs": 9}
@@ -87,7 +87,7 @@ def test_fast_recipe_trains_from_the_command_line(tmp_path, model):
     assert r.returncode == 0, r.stderr
     assert f"{model} (fast recipe" in r.stderr and "Traceback" not in r.stderr
     rows = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
-    fast = R.RECIPES[(model, "fast")].settings
+    fast = R.get_recipe(model, "fast").settings
     # the linear schedule decays to 0: the second epoch ends below the first
     assert [row["epoch"] for row in rows] == [1, 2] and rows[1]["lr"] < rows[0]["lr"] <= fast["lr"]
     meta = json.loads(sorted(tmp_path.glob("ckpt-*"))[-1].joinpath("meta.json").read_text())

@@ -149,7 +149,7 @@ def test_an_empty_out_is_refused_by_the_library(tmp_path, monkeypatch):
     from d2lnets import train_recipe
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError, match="out is empty"):
-        train_recipe("lenet-bn", out_dir="", data="sample", epochs=1, subset=64, log=None)
+        train_recipe("lenet-bn", out="", data="sample", epochs=1, subset=64, log=None)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -59,7 +59,7 @@ class_count = number(int, 1, True, "a positive integer (a class count, at most 1
 def model_name(text: str) -> str:
     """A registered model's name as typed on the command line (``lenet-bn``)."""
     try:
-        return model_info(text).cli_name
+        return model_info(text).name
     except UsageError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

@@ -69,7 +69,7 @@ def add_parser(sub: Any) -> None:
                        "With --resume, flags not given keep the run's values.")
     t.add_argument("model", type=model_name,
                    help="lenet-bn, lenet-bn-scratch, resnet18, densenet, or any registered model")
-    add_setting_flags(t, {"recipe": tuple(sorted({"book", *(r for _, r in RECIPES)}))})
+    add_setting_flags(t, {"recipe": tuple(sorted({"book", *(r.name for r in RECIPES)}))})
     t.add_argument("--ctx", type=context, default="auto",
                    help="auto (the book's try_gpu()), cpu, cpu:0,cpu:1, gpu:0, gpu (all)")
     t.add_argument("--out", type=out_folder, default=None, help="run folder for checkpoints, "

@@ -2,6 +2,7 @@
 fast recipe (3 epochs at 28x28) or, for the learning-rate sweep, the book's."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -9,47 +10,22 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 from ..data import SAMPLE, load_data_fashion_mnist
-from ..models import FASHION_SIDE, Network, get_model
+from ..models import get_model
 from ..plotting import pyplot, save_figure
 from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import Spread, compare, plot_spreads
 from .trials import spread
 
-__all__ = ["lenet_variant", "freeze_gamma_beta", "bias_gradients", "LEARNING_RATES"]
+__all__ = ["freeze_gamma_beta", "bias_gradients", "LEARNING_RATES"]
 
 #: exercise 2's sweep: 100x, around the book's 0.9 (LeNet) and 1.0 (LeNet-BN); its
 #: epochs per run, and the median test accuracy that counts as training (5x chance)
 LEARNING_RATES = (0.03, 0.1, 0.3, 1.0, 3.0)
 EPOCHS, TRAINS = 2, 0.5
+#: the registered LeNet-BN, or a variant of it (``models.lenet_bn``'s arguments)
+_lenet = functools.partial(get_model, "lenet-bn")
 FAST = "the fast recipe (Nesterov SGD, lr 0.4, 3 epochs at 28x28)"
-
-
-def lenet_variant(norm: tuple[str, ...] = ("conv", "dense"), after: bool = False,
-                  bias: bool = True, global_stats: bool = False,
-                  num_classes: int = 10) -> Network:
-    """LeNet-BN with its batch normalisation moved or changed. ``norm``: the
-    layers that get one ("conv", "dense"); ``after``: after the sigmoid instead of
-    before; ``bias=False``: no bias in a layer that feeds BN; ``global_stats``:
-    normalise with the moving statistics in training too. The defaults build
-    the chapter's ``lenet_bn``."""
-    net = Network((1, FASHION_SIDE, FASHION_SIDE), prefix="lenetbn_")
-
-    def unit(layer: type, size: int, kind: str, **kw: Any) -> list:
-        normed = kind in norm
-        core = layer(size, use_bias=bias or not normed or after, **kw)
-        if not normed:
-            return [core, nn.Activation("sigmoid")]
-        bn = nn.BatchNorm(use_global_stats=global_stats)
-        return [core, nn.Activation("sigmoid"), bn] if after else [core, bn,
-                                                                   nn.Activation("sigmoid")]
-
-    with net.name_scope():
-        net.add(*unit(nn.Conv2D, 6, "conv", kernel_size=5), nn.MaxPool2D(2, 2),
-                *unit(nn.Conv2D, 16, "conv", kernel_size=5), nn.MaxPool2D(2, 2),
-                *unit(nn.Dense, 120, "dense"), *unit(nn.Dense, 84, "dense"),
-                nn.Dense(num_classes))
-    return net
 
 
 def freeze_gamma_beta(net: Any) -> Any:
@@ -89,14 +65,14 @@ def bias_gradients(net: Any, X: Any, y: Any) -> list[list[Any]]:
 @register_exercise("bn-bias", "batch-norm", 1, "Can the bias of the dense or conv layer before "
                    "batch normalization be dropped? Why?", minutes=3, trains=True)
 def bn_bias(opts: Options) -> Result:
-    net, X, y = _sample_net(lenet_variant, opts.ctx)
+    net, X, y = _sample_net(_lenet, opts.ctx)
     grads = bias_gradients(net, X, y)
-    with_s = spread(opts, "lenet-bn", "fast", lenet_variant, "with bias")
-    without_s = spread(opts, "lenet-bn", "fast", lambda: lenet_variant(bias=False), "no bias")
+    with_s = spread(opts, "lenet-bn", "fast", _lenet, "with bias")
+    without_s = spread(opts, "lenet-bn", "fast", lambda: _lenet(bias=False), "no bias")
     fed = [r for r in grads if r[1]]
     worst = max(r[2] / r[3] for r in fed)
     rows = [[name, "yes" if bn else "no", gb, gw] for name, bn, gb, gw in grads]
-    n_with, n_without = trainable(lenet_variant()), trainable(lenet_variant(bias=False))
+    n_with, n_without = trainable(_lenet()), trainable(_lenet(bias=False))
     answer = (
         f"Yes. BN subtracts each channel's batch mean, and a bias adds the same number to every "
         f"value of its channel, so the bias is subtracted again: the layer's output does not "
@@ -168,7 +144,7 @@ def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str]) 
     return plot
 
 
-#: exercise 3's variants: name -> lenet_variant's arguments
+#: exercise 3's variants: name -> the registered lenet_bn's variant arguments
 PLACEMENTS = {"before the sigmoid (the chapter)": {}, "after the sigmoid": {"after": True},
               "conv layers only": {"norm": ("conv",)}, "dense layers only": {"norm": ("dense",)}}
 
@@ -180,8 +156,8 @@ def bn_placement(opts: Options) -> Result:
     spreads, rows = {}, []
     chapter = next(iter(PLACEMENTS))
     for name, kw in PLACEMENTS.items():
-        spreads[name] = spread(opts, "lenet-bn", "fast", lambda kw=kw: lenet_variant(**kw), name)
-        rows.append([name, trainable(lenet_variant(**kw)), str(spreads[name])])
+        spreads[name] = spread(opts, "lenet-bn", "fast", lambda kw=kw: _lenet(**kw), name)
+        rows.append([name, trainable(_lenet(**kw)), str(spreads[name])])
     lines = [compare(spreads[name], spreads[chapter], name, "the chapter's")
              for name in list(PLACEMENTS)[1:]]
     answer = (
@@ -200,11 +176,11 @@ def bn_placement(opts: Options) -> Result:
 @register_exercise("bn-frozen", "batch-norm", 4, "Do not learn gamma and beta "
                    "(grad_req='null'). Observe and analyse.", minutes=2.7, trains=True)
 def bn_frozen(opts: Options) -> Result:
-    learned = spread(opts, "lenet-bn", "fast", lenet_variant, "learned gamma, beta")
-    frozen = spread(opts, "lenet-bn", "fast", lambda: freeze_gamma_beta(lenet_variant()),
+    learned = spread(opts, "lenet-bn", "fast", _lenet, "learned gamma, beta")
+    frozen = spread(opts, "lenet-bn", "fast", lambda: freeze_gamma_beta(_lenet()),
                     "gamma 1, beta 0")
-    rows = [["learned (the chapter)", trainable(lenet_variant()), str(learned)],
-            ["frozen: gamma 1, beta 0", trainable(freeze_gamma_beta(lenet_variant())),
+    rows = [["learned (the chapter)", trainable(_lenet()), str(learned)],
+            ["frozen: gamma 1, beta 0", trainable(freeze_gamma_beta(_lenet())),
              str(frozen)]]
     answer = (
         f"Trained with {FAST}: {compare(frozen, learned, 'frozen', 'learned')}\n\nFrozen, every "
@@ -225,8 +201,8 @@ def bn_frozen(opts: Options) -> Result:
                    "statistics (use_global_stats=True). What happens, and why?", minutes=4.4,
                    trains=True)
 def bn_global_stats(opts: Options) -> Result:
-    batch = spread(opts, "lenet-bn", "fast", lenet_variant, "batch statistics")
-    moving = spread(opts, "lenet-bn", "fast", lambda: lenet_variant(global_stats=True),
+    batch = spread(opts, "lenet-bn", "fast", _lenet, "batch statistics")
+    moving = spread(opts, "lenet-bn", "fast", lambda: _lenet(global_stats=True),
                     "use_global_stats")
     plain = spread(opts, "lenet-bn", "fast", lambda: get_model("lenet"), "plain LeNet")
     rows = [["batch statistics (the chapter)", str(batch)],

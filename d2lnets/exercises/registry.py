@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..files import check_writable, write_atomically
+from ..registry import Registry, key_of
 from ..runfolder import RunFolder
 from .report import markdown_table
 
@@ -69,7 +70,9 @@ class Exercise:
     trains: bool = False
 
 
-_EXERCISES: dict[str, Exercise] = {}
+#: every exercise, by name (``bn-lr``)
+EXERCISES: Registry[Exercise] = Registry("exercise", hint="`d2lnets exercise list` lists them",
+                                         unknown="no")
 
 
 def register_exercise(name: str, section: str, number: int, question: str, minutes: float,
@@ -79,25 +82,21 @@ def register_exercise(name: str, section: str, number: int, question: str, minut
         raise UsageError(f"unknown section {section!r}; choose from {', '.join(SECTIONS)}")
 
     def wrap(fn: Callable[[Options], Result]) -> Callable[[Options], Result]:
-        if name in _EXERCISES or number in {e.number for e in _EXERCISES.values()}:
-            raise UsageError(f"an exercise {name!r} or number {number} is registered already")
-        _EXERCISES[name] = Exercise(name, section, number, question, fn, minutes, trains)
+        if number in {e.number for e in EXERCISES}:
+            raise UsageError(f"an exercise numbered {number} is registered already")
+        EXERCISES.add(name, Exercise(key_of(name), section, number, question, fn, minutes, trains))
         return fn
     return wrap
 
 
 def list_exercises(section: str | None = None) -> list[Exercise]:
     """Every exercise (of ``section``), in the chapter's order."""
-    return sorted((e for e in _EXERCISES.values() if section in (None, e.section)),
+    return sorted((e for e in EXERCISES if section in (None, e.section)),
                   key=lambda e: e.number)
 
 
 def get_exercise(name: str) -> Exercise:
-    key = name.strip().lower().replace("_", "-")
-    if key not in _EXERCISES:
-        raise UsageError(f"no exercise {name!r}; choose from "
-                         f"{', '.join(e.name for e in list_exercises())} (`d2lnets exercise list`)")
-    return _EXERCISES[key]
+    return EXERCISES.get(name)
 
 
 def run_exercise(name: str, out: str | os.PathLike | None = None, seeds: int | None = None,

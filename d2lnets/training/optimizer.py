@@ -23,20 +23,27 @@ from typing import Any
 from mxnet import nd
 from mxnet.optimizer import NAG
 
+from .._mxnet_compat import update_hyperparams
+
 __all__ = ["NesterovSGD"]
 
 
 class NesterovSGD(NAG):
     """Gluon's ``'nag'`` optimizer with a repeatable update (float32 weights)."""
 
-    def _update_impl(self, index: Any, weight: nd.NDArray, grad: nd.NDArray, state: Any,
-                     multi_precision: bool = False) -> None:
-        if multi_precision or state is None:  # float16 master copies, or no momentum
-            super()._update_impl(index, weight, grad, state, multi_precision)
+    def update_multi_precision(self, index: Any, weight: nd.NDArray, grad: nd.NDArray,
+                               state: Any) -> None:
+        if isinstance(state, (tuple, list)):  # float16 weights with float32 master copies
+            super().update_multi_precision(index, weight, grad, state)
+        else:
+            self.update(index, weight, grad, state)
+
+    def update(self, index: Any, weight: nd.NDArray, grad: nd.NDArray, state: Any) -> None:
+        if state is None:  # no momentum: plain SGD
+            super().update(index, weight, grad, state)
             return
-        self._update_count(index)
-        kwargs = {"lr": self._get_lr(index), "wd": self._get_wd(index), "momentum": self.momentum,
-                  "rescale_grad": self.rescale_grad}
+        lr, wd = update_hyperparams(self, index)
+        kwargs = {"lr": lr, "wd": wd, "momentum": self.momentum, "rescale_grad": self.rescale_grad}
         if self.clip_gradient:
             kwargs["clip_gradient"] = self.clip_gradient
         before = state.copy()

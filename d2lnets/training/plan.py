@@ -92,7 +92,7 @@ def _same_network(plan: Plan, model: str | None) -> None:
                          f"{stored.get('recipe')} recipe (an older d2lnets); today every recipe "
                          f"trains the network it names, so this run cannot resume: start a new "
                          f"run in another --out")
-    named = plan.config.model if model is None else model_info(model).cli_name
+    named = plan.config.model if model is None else model_info(model).name
     if stored.get("model") not in (None, named):
         raise UsageError(f"{plan.where} is a run of {stored['model']}, not {named}: resume it "
                          f"as {stored['model']}, or start a new run")

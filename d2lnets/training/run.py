@@ -214,12 +214,12 @@ def _banner(config: RunConfig, train_iter: Any, out: Any, workers: Workers) -> s
 
 
 def train_recipe(model: str, recipe: str = "book", ctx: Any = None,
-                 out_dir: str | os.PathLike | None = None, log: Log | None = print, *,
+                 out: str | os.PathLike | None = None, log: Log | None = print, *,
                  resume: str | os.PathLike | bool | None = None, kvstore: str | None = None,
                  **settings: Any) -> Trained:
     """Train the registered ``model`` with ``recipe``; ``settings`` override any
     setting of :class:`RunConfig` (``epochs=1, data="sample"``). ``resume``: a
-    checkpoint, a run folder, or True for ``out_dir``; ``kvstore``: as
+    checkpoint, a run folder, or True for ``out``; ``kvstore``: as
     ``--kvstore`` (``dist_sync`` under ``d2lnets launch``)."""
-    plan = plan_run(model, recipe, settings, out_dir, resume, kvstore=kvstore)
+    plan = plan_run(model, recipe, settings, out, resume, kvstore=kvstore)
     return run_plan(plan, ctx=ctx, log=log, kvstore=kvstore)
