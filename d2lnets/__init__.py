@@ -62,7 +62,7 @@ if MXNET_PROBLEM is None:
     from .errors import (CheckpointError, D2lnetsError, DataError, DivergedError,  # noqa: E402
                          NonFiniteLossError, TrainingInterrupted, UnknownModelError, UsageError)
     from .hybrid import HybridBlock, HybridSequential  # noqa: E402
-    from .models import (Network, densenet, densenet121, densenet169, densenet201,  # noqa: E402
+    from .models import (Network, densenet, densenet121, densenet169, densenet201, densenet264,  # noqa: E402
                          get_model, lenet_bn, lenet_bn_scratch, list_models, model_info, resnet,
                          resnet18, resnet34, resnet50, resnet101, resnet152)
     from .plotting import (plot_history, plot_time_to_accuracy, set_figsize,  # noqa: E402
@@ -78,7 +78,7 @@ __version__ = "0.2.0"
 __all__ = [
     "BatchNorm", "Bottleneck", "DenseBlock", "HybridBlock", "HybridSequential", "Network",
     "Residual", "Transition", "batch_norm", "conv_block", "densenet", "densenet121",
-    "densenet169", "densenet201", "get_model", "gluon_batch_norm", "lenet_bn",
+    "densenet169", "densenet201", "densenet264", "get_model", "gluon_batch_norm", "lenet_bn",
     "lenet_bn_scratch", "list_models", "model_info", "parse_ctx", "resnet", "resnet18",
     "resnet34", "resnet50", "resnet101", "resnet152", "resnet_block", "summary",
     "transition_block", "try_all_gpus", "try_gpu",

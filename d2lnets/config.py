@@ -102,14 +102,14 @@ class RunConfig:
                             servers="constant")
     warmup: float = setting(0.0, "warm-up epochs (from 0 up to --lr)", 0.0, 1000.0,
                             what="a finite number >= 0 (epochs)", servers=0.0)
-    label_smoothing: float = setting(0.0, "the target puts this much mass evenly on all classes",
-                                     0.0, 0.5, what="a number in [0, 0.5]",
-                                     words="label smoothing {:g}", part="augmentation")
     shift: int = setting(0, "shift training images up to this many pixels (a padded random "
                          "crop)", 0, 16, what="whole pixels in [0, 16]",
                          words="shifts of up to {} pixels", part="augmentation", acts="data")
     flip: bool = setting(False, "mirror half the training images", negative="--no-flip",
                          words="mirrored training images", part="augmentation", acts="data")
+    label_smoothing: float = setting(0.0, "the target puts this much mass evenly on all classes",
+                                     0.0, 0.5, what="a number in [0, 0.5]",
+                                     words="label smoothing {:g}", part="augmentation")
     tta_flip: bool = setting(False, "test on each image and its mirror image", flag="--tta",
                              negative="--no-tta", words="mirrored test images averaged in",
                              part="augmentation")

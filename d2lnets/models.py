@@ -37,7 +37,7 @@ __all__ = [
     "MODELS", "FASHION_SIDE", "BOOK_RESIZE",
     "lenet", "lenet_bn", "lenet_bn_scratch", "resnet18", "resnet18_small", "resnet18_v2",
     "resnet34", "resnet50", "resnet101", "resnet152", "densenet", "densenet121", "densenet169",
-    "densenet201", "RESNET_SPECS", "DENSENET_SPECS",
+    "densenet201", "densenet264", "RESNET_SPECS", "DENSENET_SPECS",
 ]
 
 
@@ -320,11 +320,13 @@ def resnet152(num_classes: int = 10, thumbnail: bool = False, **kwargs: Any) -> 
 
 
 # ------------------------------------------------------------------ DenseNet
-#: name -> (initial channels, growth rate, convs per dense block)
+#: depth -> (initial channels, growth rate, layers per dense block): the DenseNet
+#: paper's Table 1 (each layer a 1x1 and a 3x3 conv)
 DENSENET_SPECS: dict[int, tuple[int, int, tuple[int, ...]]] = {
     121: (64, 32, (6, 12, 24, 16)),
     169: (64, 32, (6, 12, 32, 32)),
     201: (64, 32, (6, 12, 48, 32)),
+    264: (64, 32, (6, 12, 64, 48)),
 }
 
 
@@ -376,3 +378,9 @@ def densenet169(num_classes: int = 10, **kwargs: Any) -> Network:
 def densenet201(num_classes: int = 10, **kwargs: Any) -> Network:
     """DenseNet-201 (DenseNet-BC)."""
     return _densenet_b(201, num_classes, kwargs)
+
+
+@register_model(lr=0.1, num_params=30_669_322)
+def densenet264(num_classes: int = 10, **kwargs: Any) -> Network:
+    """DenseNet-264 (DenseNet-BC), the deepest of the paper's Table 1."""
+    return _densenet_b(264, num_classes, kwargs)

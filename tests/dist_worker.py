@@ -1,6 +1,6 @@
-"""A worker for tests/test_distributed.py, started by d2lnets launch: trains
-LeNet-BN on its shard of the sample with dist_sync, as a user's script would
-(``train_recipe(..., kvstore="dist_sync")``), and saves its parameters.
+"""A worker for tests/test_distributed.py, started by d2lnets launch: runs what a user
+runs, ``d2lnets train lenet-bn --kvstore dist_sync`` on the sample, and saves the
+parameters it trained (every worker's, where the command saves rank 0's run only).
 
     python tests/dist_worker.py OUT_DIR [KILL_RANK KILL_AT_BATCH]
 
@@ -12,16 +12,17 @@ import signal
 import sys
 import time
 
-import d2lnets as d2l
 from d2lnets import distributed
+from d2lnets.cli import main
+from d2lnets.cli import train as command
 from d2lnets.training import run as runs
 
 out = sys.argv[1]
 kill_rank = int(sys.argv[2]) if len(sys.argv) > 2 else -1
 kill_at = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-epochs = int(os.environ.get("DIST_TEST_EPOCHS", "1"))
+epochs = os.environ.get("DIST_TEST_EPOCHS", "1")
 beats, team = [], {}
-beat, join = distributed.Watchdog.beat, runs.join_workers
+beat, join, run_plan = distributed.Watchdog.beat, runs.join_workers, command.run_plan
 
 
 def counted(dog):
@@ -38,9 +39,15 @@ def joined(*args, **kwargs):
     return team["workers"]
 
 
-distributed.Watchdog.beat, runs.join_workers = counted, joined
-run = d2l.train_recipe("lenet-bn", kvstore="dist_sync", data="sample", batch_size=50, lr=0.5,
-                       epochs=epochs, seed=0, log=None)
-rank = team["workers"].rank
-run.net.save_parameters(os.path.join(out, f"worker{rank}.params"))
-print(f"rank {rank} of {run.config.workers} done", flush=True)
+def saving(*args, **kwargs):
+    trained = run_plan(*args, **kwargs)
+    rank = team.pop("workers").rank
+    trained.net.save_parameters(os.path.join(out, f"worker{rank}.params"))
+    print(f"rank {rank} of {trained.config.workers} done", flush=True)
+    return trained
+
+
+distributed.Watchdog.beat, runs.join_workers, command.run_plan = counted, joined, saving
+sys.exit(main(["train", "lenet-bn", "--kvstore", "dist_sync", "--data", "sample", "--batch-size",
+               "50", "--lr", "0.5", "--epochs", epochs, "--seed", "0", "--no-progress",
+               "--out", os.path.join(out, "run")]))

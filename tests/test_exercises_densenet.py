@@ -5,7 +5,14 @@ import pytest
 
 import d2lnets as d2l
 from d2lnets.errors import D2lnetsError
-from d2lnets.exercises.densenet import TORCHVISION, stage_params, step_memory
+from d2lnets.exercises.densenet import (
+    TORCHVISION,
+    densenet_bc_counts,
+    memory_verdict,
+    quadratic_share,
+    stage_params,
+    step_memory,
+)
 from d2lnets.models import DENSENET_SPECS, densenet
 
 
@@ -39,13 +46,29 @@ def test_resnet_stages_sum_to_the_registry_count():
     assert sum(p for _, p, _ in stages) == 11_178_378
 
 
-@pytest.mark.parametrize("depth", sorted(DENSENET_SPECS))
+@pytest.mark.parametrize("depth", sorted(TORCHVISION))
 def test_imagenet_builds_equal_torchvisions_counts(depth):
     init, growth, blocks = DENSENET_SPECS[depth]
     s = d2l.summary(densenet(1000, init, growth, blocks, conv_bias=False, bottleneck=4),
                     (1, 3, 224, 224), print_fn=None)
     assert s.total_params == TORCHVISION[depth][0]
     assert abs(s.total_macs / 1e9 - TORCHVISION[depth][1]) < 0.01
+
+
+def test_the_formula_gives_torchvisions_published_counts():
+    for depth, (params, gflops) in TORCHVISION.items():
+        p, macs = densenet_bc_counts(*DENSENET_SPECS[depth])
+        assert p == params and round(macs / 1e9, 2) == gflops
+
+
+@pytest.mark.parametrize("depth", sorted(DENSENET_SPECS))
+def test_every_tables_build_equals_the_formula(depth):
+    """DenseNet-264 (6-12-64-48) included, which torchvision does not publish."""
+    init, growth, blocks = DENSENET_SPECS[depth]
+    s = d2l.summary(densenet(1000, init, growth, blocks, conv_bias=False, bottleneck=4),
+                    (1, 3, 224, 224), print_fn=None)
+    assert (s.total_params, s.total_macs) == densenet_bc_counts(init, growth, blocks)
+    assert DENSENET_SPECS[264][2] == (6, 12, 64, 48)
 
 
 def test_step_memory_grows_with_the_batch():
@@ -64,3 +87,18 @@ def test_step_memory_is_the_childs_own_peak():
 def test_step_memory_failure_is_a_clear_error():
     with pytest.raises(D2lnetsError, match="memory measurement of no-such-net"):
         step_memory("no-such-net", 2, 64, False)
+
+
+@pytest.mark.parametrize("dense, res, noise, said", [
+    (38.2, 36.0, 0.08, "no: per image, DenseNet's training step takes as much memory"),
+    (50.0, 36.0, 0.08, "yes: per image, DenseNet's training step takes 39% more"),
+    (30.0, 36.0, 0.08, "no: per image, DenseNet's training step takes 17% less")])
+def test_the_memory_verdict_follows_the_numbers_and_their_noise(dense, res, noise, said):
+    assert memory_verdict(dense, res, noise).startswith(said)
+
+
+def test_the_quadratic_share_tells_linear_from_quadratic_growth():
+    layers = [2, 4, 8, 16]
+    assert quadratic_share(layers, [100 + 10 * n for n in layers]) < 0.01
+    share = quadratic_share(layers, [100 + 10 * n + 2 * n * n for n in layers])
+    assert share == pytest.approx(2 * 256 / (100 + 160 + 512))

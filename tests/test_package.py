@@ -134,6 +134,10 @@ def test_mxnet_internals_are_touched_only_in_mxnet_compat():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in private - own:
                 found.append(f"{name}:{node.lineno} reads {node.attr}")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in \
+                    ("getattr", "hasattr", "setattr") and len(node.args) > 1 and \
+                    getattr(node.args[1], "value", None) in private - own:
+                found.append(f"{name}:{node.lineno} reads {node.args[1].value}")
             if isinstance(node, ast.ClassDef):
                 found += [f"{name}:{m.lineno} overrides {m.name}" for m in node.body
                           if isinstance(m, ast.FunctionDef) and m.name in private]

@@ -100,8 +100,13 @@ def bottleneck(opts: Options) -> Result:
         f"256 channels to 64, the 3x3 works at 64, and the last 1x1 goes back to 256. So a "
         f"bottleneck block of 256 channels has {neck:,} parameters, about a basic block of 64 "
         f"channels ({basic64:,}), and {basic256 / neck:.0f}x fewer than a basic block of 256 "
-        f"({basic256:,}). This is what lets ResNet-50 to 152 be deep and wide (4x the "
-        f"channels between blocks) for the mult-adds of ResNet-34.")
+        f"({basic256:,}). He et al. 2016 (\"Deep residual learning\", section 4.1, "
+        f"\"Deeper bottleneck architectures\") replace each basic block of ResNet-34 by a "
+        f"bottleneck block for this reason: ResNet-50 is 50 layers deep and 4x as wide between "
+        f"blocks for about the mult-adds of ResNet-34 (Table 1: {PAPER_GMACS[50]} G against "
+        f"{PAPER_GMACS[34]} G). ResNet-101 and ResNet-152 spend the saving on depth and cost "
+        f"more: {PAPER_GMACS[101]} G and {PAPER_GMACS[152]} G, still less than VGG-16/19 "
+        f"(15.3/19.6 G, the paper says).")
     return Result(["block", "channels in -> out", "3x3 conv width", "parameters",
                    "mult-adds at 56x56"], rows, answer, {"params": [r[3] for r in rows]})
 
