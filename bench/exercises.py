@@ -29,15 +29,24 @@ Each exercise at the end of the chapter's three sections (d2l-zh 1.0) is an expe
 
 ```sh
 d2lnets exercise list
-d2lnets exercise run bn-bias            # default: 3 seeds per variant; --seeds N, --quick
+d2lnets exercise run bn-bias            # default: 5 seeds per variant; --seeds N, --quick
 ```
 
 A run writes `runs/exercises/NAME/` (`result.json`, `answer.md`, `figure.png` where a
 picture helps) and prints the table and the answer. The notebooks end with their section's
 exercises, calling the same code (`D2LNETS_QUICK=1`: seconds, on the shipped sample; CI runs
-them so). Accuracy comparisons give the median and range over seeds and say "no difference"
-when the ranges overlap. The code: `d2lnets/exercises/` (one module per section); the facts
-each one rests on are tested whatever the seed: `tests/test_exercises*.py`.
+them so).
+
+How a comparison is read (`d2lnets/exercises/report.py`, tested with crafted results): the
+two variants train on the same seeds (the same data order), so each seed gives one paired
+comparison. A two-sided sign test over the seeds that differ calls a difference when p is at
+most 0.1: over 5 seeds, only a variant better on all 5 (p = 0.06). Otherwise the answer says
+"no detectable difference", with how the seeds split. A diverged run counts as the worst
+result, in the ranges and in the test. Where variants might suit different learning rates
+(exercises 3, 6 and 8), each picks its own from a short list on a seed that is not
+compared, so the choice cannot favour the compared runs. Each figure's title gives the
+runs' budget. The code: `d2lnets/exercises/` (one module per section); the facts each
+answer rests on are tested whatever the seed: `tests/test_exercises*.py`.
 
 Below, every answer as measured here (2-core CPU, MXNet 1.9.1, `python bench/exercises.py
 run`), with its wall time from the command to the end.

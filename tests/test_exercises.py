@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from d2lnets.errors import UsageError
-from d2lnets.exercises import get_exercise, list_exercises, run_exercise
-from d2lnets.exercises.registry import register_exercise
-from d2lnets.exercises.report import Spread, compare
+from d2lnets.exercises import get_exercise, list_exercises, run_exercise, trials
+from d2lnets.exercises.registry import Options, register_exercise
+from d2lnets.exercises.report import Spread, compare, sign_test, verdict
 
 NAMES = [e.name for e in list_exercises()]
 
@@ -22,9 +22,9 @@ def test_the_chapters_eleven_in_order():
         ["densenet"] * 3
 
 
-def test_each_says_its_default_minutes_within_the_ten_allowed():
+def test_each_says_its_default_minutes_within_the_fifteen_allowed():
     """bench/exercises.py measures them; docs/exercises.md gives each one."""
-    assert all(0 < e.minutes <= 10 for e in list_exercises())
+    assert all(0 < e.minutes <= 15 for e in list_exercises())
     doc = (Path(__file__).resolve().parent.parent / "docs" / "exercises.md").read_text()
     assert all(f"`d2lnets exercise run {e.name}`" in doc for e in list_exercises())
 
@@ -52,17 +52,82 @@ def test_every_exercise_runs_quick_and_writes_its_folder(name, tmp_path):
     assert (tmp_path / "figure.png").exists() == (result.plot is not None)
 
 
-def test_spread_median_counts_a_diverged_seed_as_the_worst():
+def test_spread_counts_a_diverged_seed_as_the_worst():
     assert Spread((0.8, None, 0.9)).median == 0.8
     assert Spread((0.8, 0.7, 0.9)).median == 0.8 and Spread((0.8, 0.7, 0.9)).low == 0.7
-    assert str(Spread((0.8, 0.7, 0.9))) == "0.800 (0.700-0.900)"
+    assert str(Spread((0.8, 0.7, 0.9))) == "0.800 (0.700 to 0.900)"
+    assert str(Spread((0.8, None, 0.9))) == "0.800 (diverged to 0.900, 1 of 3 diverged)"
+    assert Spread((0.8, None, 0.9)).low is None
+    assert str(Spread((None, None))) == "diverged (2 of 2)"
 
 
-def test_compare_says_no_difference_only_when_ranges_overlap():
-    a, b, c = Spread((0.80, 0.82, 0.84)), Spread((0.83, 0.85, 0.86)), Spread((0.9, 0.91, 0.92))
-    assert "no difference" in compare(a, b, "a", "b")
-    assert "c is better than a on every seed" in compare(a, c, "a", "c")
+def test_sign_test_by_hand():
+    """P(a split at least this uneven | each side wins with 1/2), both tails."""
+    assert sign_test(5, 0) == sign_test(0, 5) == 2 / 32
+    assert sign_test(4, 1) == 2 * (1 + 5) / 32
+    assert sign_test(3, 3) == 1.0 and sign_test(0, 0) == 1.0
+    assert abs(sign_test(9, 1) - 2 * (1 + 10) / 1024) < 1e-12
+
+
+def test_verdict_pairs_by_seed_and_a_diverged_run_loses():
+    v = verdict(Spread((0.9, None, 0.8, 0.7, 0.85)), Spread((0.8, 0.5, None, 0.7, 0.9)))
+    assert (v.wins, v.losses, v.ties) == (2, 2, 1)
+    assert v.diffs == (0.1, 0.0, -0.05)
+    both = verdict(Spread((None, 0.9)), Spread((None, 0.8)))
+    assert (both.wins, both.losses, both.ties) == (1, 0, 1)
+    with pytest.raises(ValueError, match="paired seeds"):
+        verdict(Spread((0.9,)), Spread((0.8, 0.7)))
+
+
+FIVE = (0.80, 0.81, 0.82, 0.83, 0.84)
+
+
+@pytest.mark.parametrize("a, says", [
+    ((0.81, 0.82, 0.83, 0.84, 0.85),
+     "a is better than b on every one of 5 seeds (sign test p = 0.06); a minus b, seed by "
+     "seed: median +0.010, range +0.010 to +0.010."),
+    ((0.79, 0.82, 0.83, 0.84, 0.85),
+     "no detectable difference over 5 seeds (a better on 4 of 5 seeds, b on 1; sign test "
+     "p = 0.38); a minus b, seed by seed: median +0.010, range -0.010 to +0.010."),
+    ((0.70, 0.71, 0.72, 0.73, 0.74),
+     "b is better than a on every one of 5 seeds (sign test p = 0.06)"),
+    (FIVE, "no detectable difference over 5 seeds (a better on 0 of 5 seeds, b on 0, 5 tied; "
+           "sign test p = 1.00)"),
+    ((0.9, 0.9, None, 0.9, 0.9),
+     "no detectable difference over 5 seeds (a better on 4 of 5 seeds, b on 1; sign test "
+     "p = 0.38); a minus b, seed by seed: median +0.080, range +0.060 to +0.100, seeds where "
+     "a run diverged left out."),
+])
+def test_compare_words_follow_the_sign_test(a, says):
+    assert says in compare(Spread(a), Spread(FIVE), "a", "b")
+
+
+def test_compare_never_calls_three_seeds_or_two_diverged_a_difference():
+    """Better on 3 of 3 is p = 0.25; a variant with 2 of 3 runs diverged was once
+    "better on every seed" because its ranges left them out."""
+    assert "no detectable difference over 3 seeds" in compare(
+        Spread((0.9, 0.91, 0.92)), Spread((0.8, 0.81, 0.82)), "a", "b")
+    said = compare(Spread((0.95, None, None)), Spread((0.8, 0.81, 0.82)), "a", "b")
+    assert "no detectable difference" in said and "better on 1 of 3 seeds, b on 2" in said
     assert "too few" in compare(Spread((0.8,)), Spread((0.9,)), "a", "b")
+
+
+def test_tuned_chooses_on_its_own_seed_then_runs_the_compared_ones(monkeypatch):
+    """The rate is chosen on TUNING_SEED alone; the compared seeds all use it."""
+    calls = []
+
+    def fake(opts, model, recipe, build=None, label="", seeds=None, **given):
+        calls.append((tuple(seeds or opts.seed_list), given["lr"]))
+        return Spread(tuple({0.1: 0.7, 0.2: 0.9, 0.4: 0.8}[given["lr"]] for _ in
+                            (seeds or opts.seed_list)))
+    monkeypatch.setattr(trials, "spread", fake)
+    lr, tries, s = trials.tuned(Options(seeds=5), (0.1, 0.2, 0.4), "lenet-bn", "fast")
+    assert lr == 0.2 and sorted(tries) == [0.1, 0.2, 0.4] and s.values == (0.9,) * 5
+    assert calls[:3] == [((trials.TUNING_SEED,), r) for r in (0.1, 0.2, 0.4)]
+    assert calls[3] == ((0, 1, 2, 3, 4), 0.2) and trials.TUNING_SEED not in range(5)
+    calls.clear()
+    assert trials.tuned(Options(quick=True), (0.1, 0.2), "lenet-bn", "fast")[0] == 0.1
+    assert [c[1] for c in calls] == [0.1, 0.1]
 
 
 def _cli(*args, env=None):

@@ -5,15 +5,25 @@ import pytest
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
+from d2lnets.config import RunConfig
 from d2lnets.data import SAMPLE, load_data_fashion_mnist
 from d2lnets.errors import UsageError
+from d2lnets.exercises import batch_norm
 from d2lnets.exercises.batch_norm import (
+    CHANCE_LOSS,
+    EPOCHS,
     LEARNING_RATES,
     bias_gradients,
     freeze_gamma_beta,
+    frozen_reading,
+    gamma_beta,
+    outcome,
+    sigmoid_slope,
     trainable,
 )
+from d2lnets.exercises.report import Spread
 from d2lnets.models import get_model, model_info
+from d2lnets.recipes import layered
 
 
 def _lenet(**variant):
@@ -58,9 +68,65 @@ def test_no_bias_variant_drops_one_bias_per_bn_channel():
     assert trainable(_ready(_lenet(bias=False))[0]) == 44_878 - (6 + 16 + 120 + 84)
 
 
-def test_learning_rates_span_100x_around_the_books():
-    assert len(LEARNING_RATES) >= 5 and max(LEARNING_RATES) / min(LEARNING_RATES) >= 100
-    assert min(LEARNING_RATES) < 0.9 < max(LEARNING_RATES)
+def test_the_sweep_runs_the_books_epochs_up_to_30():
+    """Exercise 2 at the book's 5 epochs, from below LeNet's 0.9 to 30."""
+    assert EPOCHS == layered("lenet-bn", "book").epochs == RunConfig().epochs == 5
+    assert min(LEARNING_RATES) < 0.9 and max(LEARNING_RATES) >= 30
+    assert abs(CHANCE_LOSS - 2.302585) < 1e-6  # -ln(1/10): a uniform guess
+
+
+@pytest.mark.parametrize("acc, loss, kind", [(0.85, 0.6, "trains"), (0.5, 2.2, "trains"),
+                                             (0.1, 2.30, "slow"), (0.2, 2.53, "slow"),
+                                             (0.1, 2.54, "overshoots"), (0.1, 40.0, "overshoots"),
+                                             (None, None, "diverged")])
+def test_outcome_tells_slow_from_overshooting(acc, loss, kind):
+    """At or below chance's loss (ln 10) is slow; more than 10% above it overshoots."""
+    assert outcome(acc, loss) == kind
+
+
+def test_limit_says_how_runs_fail_on_each_side():
+    good, slow, over = (Spread((0.8, 0.8, 0.8), (0.6,) * 3), Spread((0.1,) * 3, (2.3,) * 3),
+                        Spread((0.1, None, 0.1), (9.0, None, 9.0)))
+    spreads = {("m", lr): slow if lr < 1 else good if lr <= 3 else over for lr in LEARNING_RATES}
+    said = batch_norm._limit(spreads, "m", "M")
+    assert said == "M: below 1.0 its runs are slow; above 3.0 they are overshoots or diverged. "
+    spreads = {("m", lr): good for lr in LEARNING_RATES}
+    assert "still trains at 30.0, the largest rate tried: its limit lies above" in \
+        batch_norm._limit(spreads, "m", "M")
+    assert batch_norm._rates([]) == "at no rate tried"
+
+
+def test_sigmoid_slope_against_a_difference_quotient():
+    for x in (0.0, 1.0, 2.0, -1.5):
+        h = 1e-6
+        sig = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+        assert abs(sigmoid_slope(x) - (sig(x + h) - sig(x - h)) / (2 * h)) < 1e-8
+    assert round(sigmoid_slope(0), 2) == 0.25 and round(sigmoid_slope(1), 2) == 0.20
+
+
+G_NEAR, B_NEAR, G_FAR = [0.9, 1.0, 1.1], [-0.1, 0.0, 0.15], [0.5, 1.2, 2.0]
+
+
+@pytest.mark.parametrize("better, g, says", [
+    (0, G_NEAR, "hardly use the freedom"), (0, G_FAR, "do use the freedom, yet freezing costs"),
+    (-1, G_FAR, "the frozen one pays"), (1, G_NEAR, "The frozen network does better")])
+def test_frozen_reading_follows_the_verdict_and_the_learned_values(better, g, says):
+    said = frozen_reading(better, g, B_NEAR, 1130)
+    assert says in said and "1130 BN channels" in said and f"between {g[0]:.2f}" in said
+
+
+def test_gamma_beta_reads_every_bn_channel():
+    g, b = gamma_beta(_ready(_lenet())[0])
+    assert len(g) == len(b) == (BN["conv"] + BN["dense"]) // 2
+    assert set(g) == {1.0} and set(b) == {0.0}  # Gluon's initial values
+
+
+def test_tanh_variant_keeps_the_placement_and_the_count():
+    net = _ready(_lenet(act="tanh"))[0]
+    acts = [b._act_type for b in net if type(b).__name__ == "Activation"]
+    assert acts == ["tanh"] * 4 and trainable(net) == LENET + BN["conv"] + BN["dense"]
+    kinds = [type(b).__name__ for b in net]
+    assert all(kinds[i + 1] == "Activation" for i, k in enumerate(kinds) if k == "BatchNorm")
 
 
 @pytest.mark.parametrize("kw, params", [({"norm": ("conv",)}, LENET + BN["conv"]),

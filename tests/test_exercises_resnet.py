@@ -6,7 +6,7 @@ from mxnet import autograd, nd
 
 import d2lnets as d2l
 from d2lnets.blocks import Bottleneck, PreActResidual, Residual
-from d2lnets.exercises.resnet import block_counts, imagenet_counts
+from d2lnets.exercises.resnet import PREACT, block_counts, imagenet_counts, small_resnet
 from d2lnets.models import resnet
 
 #: torchvision's resnet18 ... resnet152 (an independent implementation of the
@@ -92,10 +92,50 @@ def test_preact_block_against_numpy(cin, cout, stride):
     np.testing.assert_allclose(y, h + short, rtol=1e-4, atol=1e-4)
 
 
-def test_resnet18_v2_ends_with_bn_relu_and_has_the_chapters_stages():
+def test_resnet18_v2_stem_is_the_conv_alone_and_it_ends_with_bn_relu():
+    """The pre-activation blocks normalise their own input, so the stem's BN and
+    ReLU would run twice before the first block: the stem is conv and pool."""
     net = d2l.get_model("resnet18-v2")
     kinds = [type(b).__name__ for b in net]
+    assert kinds[:2] == ["Conv2D", "MaxPool2D"]
     assert kinds[-4:] == ["BatchNorm", "Activation", "GlobalAvgPool2D", "Dense"]
     assert d2l.summary(net, print_fn=None).output_shape == (1, 10)
-    blocks = [b for stage in list(net)[4:8] for b in stage]
+    blocks = [b for stage in list(net)[2:6] for b in stage]
     assert len(blocks) == 8 and all(isinstance(b, PreActResidual) for b in blocks)
+    bare = [type(b).__name__ for b in d2l.get_model("resnet18-v2", head_norm=False)]
+    assert bare[-3:] == ["HybridSequential", "GlobalAvgPool2D", "Dense"]
+
+
+def test_resnet18_v2_params_by_hand_from_v1():
+    """From the chapter's: no stem BN (-2 x 64), a closing BN (+2 x 512), and the
+    first block of stages 2-4 normalises its input's channels, not its output's."""
+    delta = -2 * 64 + 2 * 512 - 2 * ((128 - 64) + (256 - 128) + (512 - 256))
+    v2 = d2l.summary(d2l.get_model("resnet18-v2"), print_fn=None).total_params
+    assert v2 == 11_178_378 + delta == d2l.model_info("resnet18-v2").num_params
+    bare = d2l.summary(d2l.get_model("resnet18-v2", head_norm=False), print_fn=None)
+    assert bare.total_params == v2 - 2 * 512
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_small_resnet_stages_see_14_7_4_2_at_28(depth):
+    """Exercises 6 and 8 train where no stage is 1x1 (the 7x7 stem's is)."""
+    def sides(net):
+        net.initialize()
+        X, out = nd.zeros((2, 1, 28, 28)), []
+        for layer in net:
+            X = layer(X)
+            if type(layer).__name__ == "HybridSequential":
+                out.append(X.shape[-1])
+        return out
+    assert sides(small_resnet(depth)()) == [14, 7, 4, 2]
+    assert sides(resnet(depth, thumbnail=False)) == [7, 4, 2, 1]
+    assert d2l.summary(small_resnet(18)(), (1, 1, 28, 28), print_fn=None).total_params == \
+        d2l.model_info("resnet18-small").num_params
+
+
+def test_exercise_8_variants_differ_in_one_thing_each():
+    nets = {name: [type(b).__name__ for b in small_resnet(18, **kw)()]
+            for name, kw in PREACT.items()}
+    v1, v2, bare = nets.values()
+    assert v1[:3] == ["Conv2D", "BatchNorm", "Activation"] and v2[:1] == bare[:1] == ["Conv2D"]
+    assert v2[-4:-2] == ["BatchNorm", "Activation"] and v2[:-4] == bare[:-2]

@@ -1,7 +1,7 @@
 """The chapter's exercises (练习), answered by experiment.
 
     d2lnets exercise list
-    d2lnets exercise run bn-bias [--seeds 3] [--quick]
+    d2lnets exercise run bn-bias [--seeds 5] [--quick]
 
 ``run_exercise(name)`` from Python; the notebooks call it at their end.
 """

@@ -3,6 +3,9 @@ fast recipe (3 epochs at 28x28) or, for the learning-rate sweep, the book's."""
 from __future__ import annotations
 
 import functools
+import math
+import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +17,11 @@ from ..models import get_model
 from ..plotting import pyplot, save_figure
 from ..summary import summary
 from .registry import Options, Result, register_exercise
-from .report import Spread, compare, plot_spreads
-from .trials import spread
+from .report import Spread, compare, plot_spreads, verdict
+from .trials import budget, spread, tuned
 
 __all__ = ["freeze_gamma_beta", "bias_gradients", "LEARNING_RATES"]
 
-#: exercise 2's sweep: 100x, around the book's 0.9 (LeNet) and 1.0 (LeNet-BN); its
-#: epochs per run, and the median test accuracy that counts as training (5x chance)
-LEARNING_RATES = (0.03, 0.1, 0.3, 1.0, 3.0)
-EPOCHS, TRAINS = 2, 0.5
 #: the registered LeNet-BN, or a variant of it (``models.lenet_bn``'s arguments)
 _lenet = functools.partial(get_model, "lenet-bn")
 FAST = "the fast recipe (Nesterov SGD, lr 0.4, 3 epochs at 28x28)"
@@ -78,53 +77,121 @@ def bn_bias(opts: Options) -> Result:
         f"value of its channel, so the bias is subtracted again: the layer's output does not "
         f"depend on it, its gradient is zero up to float error (the table: at most "
         f"{worst:.1e} of the weights' gradient in the layers that feed BN, against the last "
-        f"dense layer's, which feeds no BN), and BN's beta does the shifting the bias would. "
+        f"dense layer's, which feeds no BN), and BN's beta does the shifting the bias would "
+        f"(Ioffe and Szegedy 2015, section 3.2: \"the bias b can be ignored since its effect "
+        f"will be canceled by the subsequent mean subtraction\"). "
         f"Dropping it saves {n_with - n_without:,} of {n_with:,} parameters.\n\n"
         f"Trained with {FAST}: {compare(with_s, without_s, 'with the bias', 'without')}")
     return Result(["layer", "feeds BN", "max abs dL/db", "max abs dL/dW"], rows, answer,
                   {"with_bias": with_s.to_dict(), "without_bias": without_s.to_dict(),
                    "params": {"with_bias": n_with, "without_bias": n_without}},
-                  plot_spreads({"with bias": with_s, "without bias": without_s}))
+                  plot_spreads({"with bias": with_s, "without bias": without_s},
+                               budget(opts, "fast recipe, 3 epochs of 60,000 images")))
 
 
 @register_exercise("bn-lr", "batch-norm", 2, "Try a larger learning rate: can LeNet-BN train "
-                   "with a larger one than the LeNet of the LeNet section?", minutes=7.8,
+                   "with a larger one than the LeNet of the LeNet section?", minutes=12,
                    trains=True)
 def bn_lr(opts: Options) -> Result:
     nets = {"lenet": "LeNet", "lenet-bn": "LeNet-BN"}
-    spreads = {(m, lr): spread(opts, m, "book", label=f"{name} lr {lr}", lr=lr, epochs=EPOCHS)
+    seeds = opts.seed_list if opts.seeds or opts.quick else SWEEP_SEEDS
+    spreads = {(m, lr): spread(opts, m, "book", label=f"{name} lr {lr}", seeds=seeds, lr=lr,
+                               epochs=EPOCHS)
                for m, name in nets.items() for lr in LEARNING_RATES}
-    rows = [[lr] + [str(spreads[(m, lr)]) for m in nets] for lr in LEARNING_RATES]
-
-    def trains_at(m: str) -> list[float]:
-        return [lr for lr in LEARNING_RATES if (spreads[(m, lr)].median or 0) >= TRAINS]
-
-    def best(m: str) -> float:
-        return max(LEARNING_RATES, key=lambda lr: spreads[(m, lr)].median or 0)
-
-    top = {m: max(trains_at(m), default=0.0) for m in nets}
-    verdict = ("Yes" if top["lenet-bn"] > top["lenet"] else
-               "Not at these rates" if top["lenet-bn"] == top["lenet"] else "No")
+    rows = [[lr] + [cell for m in nets for cell in _sweep_cells(spreads[(m, lr)])]
+            for lr in LEARNING_RATES]
+    top = {m: max(trains_at(spreads, m), default=0.0) for m in nets}
+    said = ("Yes" if top["lenet-bn"] > top["lenet"] else
+            "Not at these rates" if top["lenet-bn"] == top["lenet"] else "No")
     answer = (
-        f"{verdict}. With the book's plain SGD, a constant rate and {EPOCHS} epochs (the book "
-        f"trains 5: 2 keep 30 runs within 10 minutes), LeNet-BN trains (a median test accuracy "
-        f"of {TRAINS}, five times chance, or more) at rates {_rates(trains_at('lenet-bn'))} and "
-        f"LeNet at {_rates(trains_at('lenet'))}; the best rate is {best('lenet-bn')} for LeNet-BN and "
-        f"{best('lenet')} for LeNet. The sigmoids of the plain LeNet saturate when a large "
-        f"step moves a layer's inputs far from 0, and their gradients vanish; BN puts each "
-        f"layer's input back to mean 0 and variance 1 at every step, which keeps the sigmoids "
-        f"in their steep part and makes the step's effect on the next layer independent of "
-        f"the weights' scale. The figure shows each seed.")
-    return Result(["lr"] + [f"{name} test acc" for name in nets.values()], rows, answer,
+        f"{said}. With the book's plain SGD, a constant rate, batch 256 and its "
+        f"{EPOCHS} epochs, {len(seeds)} seed(s) per rate, LeNet-BN trains (a median test "
+        f"accuracy of {TRAINS}, five times chance, or more) "
+        f"{_rates(trains_at(spreads, 'lenet-bn'))} and LeNet "
+        f"{_rates(trains_at(spreads, 'lenet'))}. {_limit(spreads, 'lenet-bn', 'LeNet-BN')}"
+        f"{_limit(spreads, 'lenet', 'LeNet')}\n\n"
+        f"A run that fails is told apart by its first epoch's mean training loss: a run "
+        f"that learns slowly stays at or below chance's loss (ln 10 = {CHANCE_LOSS:.2f}); a "
+        f"step too large overshoots and the loss rises above it (by more than 10% counts); a "
+        f"run that diverges reaches a loss that is not finite and is stopped. "
+        f"The sigmoids of the plain LeNet saturate when a large step moves a layer's inputs "
+        f"far from 0, and their gradients vanish; BN puts each layer's input back to mean 0 "
+        f"and variance 1 at every step, which keeps the sigmoids in their steep part and "
+        f"makes the step's effect on the next layer independent of the weights' scale (the "
+        f"chapter's opening paragraphs: updates near the output change its values sharply "
+        f"without it; Ioffe and Szegedy 2015, section 3.3, \"Batch normalization enables "
+        f"higher learning rates\"). The figure shows each seed.")
+    header = ["lr"] + [f"{name} {what}" for name in nets.values()
+                       for what in ("test acc", "first-epoch loss")]
+    return Result(header, rows, answer,
                   {f"{m} lr {lr}": s.to_dict() for (m, lr), s in spreads.items()},
-                  _plot_sweep(spreads, nets))
+                  _plot_sweep(spreads, nets, budget(
+                      replace(opts, seeds=len(seeds)),
+                      f"the book's recipe, {EPOCHS} epochs of 60,000 images, per rate")))
+
+
+#: exercise 2's sweep: 300x, around the book's 0.9 (LeNet) and 1.0 (LeNet-BN), up
+#: to where LeNet-BN fails; the book's epochs; the seeds of a sweep (fewer than
+#: a paired comparison's: each rate is read alone); the median test accuracy
+#: that counts as training (5x chance); the loss of a guess among ten classes
+LEARNING_RATES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+EPOCHS, SWEEP_SEEDS, TRAINS = 5, (0, 1, 2), 0.5
+CHANCE_LOSS = math.log(10)
+
+
+def outcome(acc: float | None, first_loss: float | None) -> str:
+    """One run of the sweep: "trains", "diverged" (a loss that is not finite),
+    "overshoots" (first-epoch loss above 1.1 x chance's) or "slow" (at or below it)."""
+    if acc is None or first_loss is None:
+        return "diverged"
+    if acc >= TRAINS:
+        return "trains"
+    return "overshoots" if first_loss > 1.1 * CHANCE_LOSS else "slow"
+
+
+def _outcomes(s: Spread) -> list[str]:
+    return [outcome(a, f) for a, f in zip(s.values, s.first_loss)]
+
+
+def trains_at(spreads: dict[tuple[str, float], Spread], m: str) -> list[float]:
+    return [lr for lr in LEARNING_RATES if (spreads[(m, lr)].median or 0) >= TRAINS]
+
+
+def _sweep_cells(s: Spread) -> list[str]:
+    kinds = [k for k in _outcomes(s) if k != "trains"]
+    word = f" ({', '.join(f'{kinds.count(k)} {k}' for k in dict.fromkeys(kinds))})" if kinds \
+        else ""
+    losses = [f for f in s.first_loss if f is not None]
+    loss = f"{statistics.median(losses):.2f}" if losses else "not finite"
+    return [f"{s}{word}", loss]
+
+
+def _limit(spreads: dict[tuple[str, float], Spread], m: str, name: str) -> str:
+    """Where ``m`` stops training as the rate grows, and how its runs fail there."""
+    ok = trains_at(spreads, m)
+    above = [lr for lr in LEARNING_RATES if ok and lr > max(ok)]
+    below = [lr for lr in LEARNING_RATES if ok and lr < min(ok)]
+    if not ok:
+        return ""
+    parts = []
+    if below:
+        parts.append(f"below {min(ok)} its runs are {_kinds(spreads, m, below)}")
+    parts.append(f"above {max(ok)} they are {_kinds(spreads, m, above)}" if above else
+                 f"it still trains at {max(ok)}, the largest rate tried: its limit lies above")
+    return f"{name}: " + "; ".join(parts) + ". "
+
+
+def _kinds(spreads: dict[tuple[str, float], Spread], m: str, lrs: list[float]) -> str:
+    kinds = [k for lr in lrs for k in _outcomes(spreads[(m, lr)]) if k != "trains"]
+    return " or ".join(dict.fromkeys(kinds)) or "mixed"
 
 
 def _rates(rates: list[float]) -> str:
-    return ", ".join(map(str, rates)) if rates else "none of the rates"
+    return f"at rates {', '.join(map(str, rates))}" if rates else "at no rate tried"
 
 
-def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str]) -> Any:
+def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str],
+                title: str) -> Any:
     def plot(path: Path) -> None:
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -136,65 +203,151 @@ def _plot_sweep(spreads: dict[tuple[str, float], Spread], nets: dict[str, str]) 
                 ax.scatter([lr] * len(pts), pts, color=f"C{i}", s=8, alpha=0.5)
         ax.axhline(TRAINS, color="grey", linestyle=":", linewidth=1)
         ax.set_xscale("log")
-        ax.set_xlabel(f"learning rate (SGD, constant, {EPOCHS} epochs)")
-        ax.set_ylabel("test accuracy")
+        ax.set_xlabel("learning rate (SGD, constant)")
+        ax.set_ylabel("test accuracy (diverged: 0)")
+        ax.set_title(title, fontsize=8)
         ax.legend(fontsize=8)
         fig.tight_layout()
         save_figure(fig, path, dpi=120)
     return plot
 
 
-#: exercise 3's variants: name -> the registered lenet_bn's variant arguments
+#: exercise 3's variants: name -> the registered lenet_bn's variant arguments; the
+#: tanh one keeps the chapter's placement but gives the next layer centred inputs
 PLACEMENTS = {"before the sigmoid (the chapter)": {}, "after the sigmoid": {"after": True},
-              "conv layers only": {"norm": ("conv",)}, "dense layers only": {"norm": ("dense",)}}
+              "conv layers only": {"norm": ("conv",)}, "dense layers only": {"norm": ("dense",)},
+              "before a tanh": {"act": "tanh"}}
+#: the rates each placement chooses from: the fast recipe's 0.4, halved and doubled
+PLACEMENT_LRS = (0.4, 0.2, 0.8)
+FAST_TUNED = ("the fast recipe (Nesterov SGD, 3 epochs at 28x28), each placement at the best "
+              f"of the rates {', '.join(map(str, sorted(PLACEMENT_LRS)))} on a tuning seed")
 
 
 @register_exercise("bn-placement", "batch-norm", 3, "Insert batch normalization elsewhere in "
                    "LeNet: after the activation, only in the conv layers, only in the dense "
-                   "layers. Observe and analyse.", minutes=5.9, trains=True)
+                   "layers. Observe and analyse.", minutes=12, trains=True)
 def bn_placement(opts: Options) -> Result:
-    spreads, rows = {}, []
-    chapter = next(iter(PLACEMENTS))
+    runs, rows = {}, []
     for name, kw in PLACEMENTS.items():
-        spreads[name] = spread(opts, "lenet-bn", "fast", lambda kw=kw: _lenet(**kw), name)
-        rows.append([name, trainable(_lenet(**kw)), str(spreads[name])])
-    lines = [compare(spreads[name], spreads[chapter], name, "the chapter's")
-             for name in list(PLACEMENTS)[1:]]
+        lr, _, runs[name] = tuned(opts, PLACEMENT_LRS, "lenet-bn", "fast",
+                                  lambda kw=kw: _lenet(**kw), name)
+        rows.append([name, trainable(_lenet(**kw)), lr, str(runs[name])])
+    chapter, tanh = runs[next(iter(PLACEMENTS))], runs["before a tanh"]
+    lines = [compare(s, chapter, name, "the chapter's")
+             for name, s in list(runs.items())[1:]]
+    centred = {1: "the tanh does better than the sigmoid in the same place, as centring predicts",
+               0: "the tanh shows no difference that the seeds can detect, so centring alone "
+                  "is not shown to be the reason",
+               -1: "yet the tanh does worse than the sigmoid in the same place, so centring "
+                   "alone does not explain it"}[verdict(tanh, chapter).better] \
+        if len(opts.seed_list) > 1 else "one seed cannot tell"
     answer = (
-        f"Trained with {FAST}. " + " ".join(lines) + "\n\nBefore the sigmoid, BN decides where "
-        "on the sigmoid each unit works (gamma and beta move it between the near-linear middle "
-        "and the saturated ends), which is the chapter's reason for placing it there. After "
-        "the sigmoid it normalises values in (0, 1) for the next layer instead: the next "
-        "layer's input is still centred, which is what speeds training. BN only in the "
-        "conv layers leaves the two sigmoid dense layers unnormalised; BN only in the dense "
-        "layers leaves the convs' inputs unnormalised, but the first conv sees pixels in "
-        "[0, 1] anyway.")
-    return Result(["where BN goes", "parameters", "test acc (median, range)"], rows, answer,
-                  {name: s.to_dict() for name, s in spreads.items()}, plot_spreads(spreads))
+        f"Trained with {FAST_TUNED}. " + " ".join(lines) + "\n\n"
+        "The chapter gives no reason for its placement: it says BN *usually* (通常) goes "
+        "between the affine transformation and the activation. Ioffe and Szegedy 2015 "
+        "(section 3.2) give one: the affine output Wx + b is more likely to have a symmetric, "
+        "non-sparse, \"more Gaussian\" distribution than a sigmoid's output, so normalising it "
+        "gives more stable activations. d2l-en 1.0 adds that later work puts BN after the "
+        "activation. After the sigmoid, BN hands the next layer inputs of mean 0, where the "
+        "chapter's placement hands it the sigmoid's outputs, all in (0, 1) around 0.5: with "
+        "inputs all of one sign, every weight of a unit gets a gradient of the same sign "
+        "and the weights can only move together, which slows training (LeCun et al. 1998, "
+        "\"Efficient BackProp\", sections 4.3 and 4.4; the reason symmetric activations such "
+        "as tanh train faster). The fifth row tests that reading: the chapter's placement "
+        f"with a tanh, whose outputs are centred: {centred}. BN only in the conv layers "
+        "leaves the two sigmoid dense layers unnormalised; BN only in the dense layers leaves "
+        "the convs' inputs unnormalised, but the first conv sees pixels in [0, 1] anyway.")
+    return Result(["where BN goes", "parameters", "lr chosen", "test acc (median, range)"], rows,
+                  answer, {name: s.to_dict() for name, s in runs.items()},
+                  plot_spreads(runs, budget(opts, "fast recipe, 3 epochs of 60,000 images, "
+                                                  "each at its tuned lr")))
+
+
+def sigmoid_slope(x: float) -> float:
+    """d sigmoid / dx at ``x``: s (1 - s)."""
+    sig = 1 / (1 + math.exp(-x))
+    return sig * (1 - sig)
+
+
+def gamma_beta(net: Any) -> tuple[list[float], list[float]]:
+    """Every BN channel's learned gamma and beta in ``net``."""
+    def values(pattern: str) -> list[float]:
+        return [float(v) for p in net.collect_params(pattern).values()
+                for v in p.data().asnumpy().ravel()]
+    return values(".*gamma"), values(".*beta")
 
 
 @register_exercise("bn-frozen", "batch-norm", 4, "Do not learn gamma and beta "
-                   "(grad_req='null'). Observe and analyse.", minutes=2.7, trains=True)
+                   "(grad_req='null'). Observe and analyse.", minutes=3.5, trains=True)
 def bn_frozen(opts: Options) -> Result:
-    learned = spread(opts, "lenet-bn", "fast", _lenet, "learned gamma, beta")
+    gammas: list[float] = []
+    betas: list[float] = []
+
+    def keep(trained: Any) -> None:
+        g, b = gamma_beta(trained.net)
+        gammas.extend(g)
+        betas.extend(b)
+    learned = spread(opts, "lenet-bn", "fast", _lenet, "learned gamma, beta", inspect=keep)
     frozen = spread(opts, "lenet-bn", "fast", lambda: freeze_gamma_beta(_lenet()),
                     "gamma 1, beta 0")
     rows = [["learned (the chapter)", trainable(_lenet()), str(learned)],
             ["frozen: gamma 1, beta 0", trainable(freeze_gamma_beta(_lenet())),
              str(frozen)]]
+    g, b = _quantiles(gammas), _quantiles(betas)
     answer = (
-        f"Trained with {FAST}: {compare(frozen, learned, 'frozen', 'learned')}\n\nFrozen, every "
-        f"sigmoid's input has mean 0 and variance 1 over the batch, where the sigmoid is "
-        f"nearly linear (its slope stays between 0.20 and 0.25 for inputs within one standard "
-        f"deviation), so each unit works mostly where it is nearly linear and cannot choose to "
-        f"saturate or to shift its threshold; the next layer's weights can still rescale its "
-        f"output. The seeds above say what that costs in a run this short. gamma and beta "
-        f"are how BN gives the layer back what normalising took away: with them it can even "
-        f"undo the normalisation (gamma = sigma, beta = mu). They cost "
-        f"{rows[0][1] - rows[1][1]:,} parameters.")
+        f"Trained with {FAST}: {compare(frozen, learned, 'frozen', 'learned')}\n\n"
+        f"Frozen, every sigmoid's input is normalised to mean 0 and variance 1 over the batch. "
+        f"There the sigmoid is close to linear: its slope is {sigmoid_slope(0):.2f} at 0, "
+        f"{sigmoid_slope(1):.2f} at one standard deviation and {sigmoid_slope(2):.2f} at two. "
+        f"So each unit cannot choose to work in the saturated ends or to move its threshold; "
+        f"the next layer's weights and bias can still rescale and shift its output, but not "
+        f"its input. {frozen_reading(verdict(frozen, learned).better, g, b, len(gammas))} "
+        f"gamma and beta are how BN gives a layer back what normalising took away (the "
+        f"chapter's 拉伸 and 偏移: with gamma = sigma and beta = mu it can undo the "
+        f"normalisation). "
+        f"They cost {rows[0][1] - rows[1][1]:,} parameters.")
     return Result(["gamma, beta", "trainable parameters", "test acc (median, range)"], rows,
-                  answer, {"learned": learned.to_dict(), "frozen": frozen.to_dict()},
-                  plot_spreads({"learned": learned, "frozen": frozen}))
+                  answer, {"learned": learned.to_dict(), "frozen": frozen.to_dict(),
+                           "gamma_quantiles": g, "beta_quantiles": b},
+                  plot_spreads({"learned": learned, "frozen": frozen},
+                               budget(opts, "fast recipe, 3 epochs of 60,000 images")))
+
+
+#: how far the middle 90% of the learned gammas may sit from 1, and betas from 0,
+#: for the networks to count as hardly using them (the sigmoid's slope at 1.2
+#: standard deviations is 0.18, against 0.20 at 1)
+HARDLY = 0.2
+
+
+def frozen_reading(better: int, g: list[float], b: list[float], channels: int) -> str:
+    """Exercise 4's reading: what the paired verdict (frozen against learned)
+    and the learned gammas' and betas' 5th, 50th and 95th percentiles say."""
+    spread = (f"Over {channels} BN channels of the learned networks (every seed), gamma ends "
+              f"between "
+              f"{g[0]:.2f} and {g[2]:.2f} (5th to 95th percentile; median {g[1]:.2f}) and beta "
+              f"between {b[0]:.2f} and {b[2]:.2f} (median {b[1]:.2f})")
+    hardly = max(abs(g[0] - 1), abs(g[2] - 1), abs(b[0]), abs(b[2])) <= HARDLY
+    if better == 0 and hardly:
+        return (f"{spread}: the learned networks hardly use the freedom, so their sigmoids work "
+                f"where the frozen ones do, and freezing costs nothing detectable.")
+    if better == 0:
+        return (f"{spread}: the learned networks do use the freedom, yet freezing costs "
+                f"nothing detectable: the frozen network reaches the same accuracy by other "
+                f"weights (the next layer rescales what each sigmoid gives it).")
+    if better < 0:
+        return (f"{spread}: the learned networks use the freedom, and the frozen one pays for "
+                f"its loss.")
+    return (f"{spread}. The frozen network does better here: with gamma and beta fixed, "
+            f"every sigmoid stays in its steep middle.")
+
+
+def _quantiles(values: list[float]) -> list[float]:
+    """5th, 50th and 95th percentiles (all 0 when there are none)."""
+    if not values:
+        return [0.0, 0.0, 0.0]
+    ranked = sorted(values)
+    return [round(ranked[min(len(ranked) - 1, int(q * len(ranked)))], 4)
+            for q in (0.05, 0.5, 0.95)]
 
 
 @register_exercise("bn-global-stats", "batch-norm", 5, "Train with the global moving "
@@ -216,10 +369,13 @@ def bn_global_stats(opts: Options) -> Result:
         f"gamma * x / sqrt(1 + eps) + beta. The network is a plain sigmoid LeNet with a learned "
         f"scale and shift per channel: the table puts it beside a plain LeNet trained the "
         f"same way. "
-        f"The option is for a trained network (fine-tuning with small batches), whose moving "
-        f"statistics are already right.")
+        f"The chapter (预测时的批量归一化) uses the moving averages only to predict, so that "
+        f"an image's output does not depend on its batch; the option applies that rule in "
+        f"training too, which suits a trained network (fine-tuning with small batches) whose "
+        f"moving statistics are already right.")
     return Result(["BN in training uses", "test acc (median, range)"], rows, answer,
                   {"batch": batch.to_dict(), "global": moving.to_dict(),
                    "plain": plain.to_dict()},
                   plot_spreads({"batch stats": batch, "use_global_stats": moving,
-                              "no BN": plain}))
+                                "no BN": plain},
+                               budget(opts, "fast recipe, 3 epochs of 60,000 images")))

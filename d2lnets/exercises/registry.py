@@ -38,7 +38,7 @@ class Options:
 
     @property
     def seed_list(self) -> list[int]:
-        return list(range(self.seeds or (1 if self.quick else 3)))
+        return list(range(self.seeds or (1 if self.quick else 5)))
 
 
 @dataclass

@@ -1,8 +1,11 @@
 """Train a variant of a chapter network over seeds: the runs behind every
 accuracy an exercise compares. A trial is a planned run of ``model``'s
-recipe with ``build`` in place of the registry's network."""
+recipe with ``build`` in place of the registry's network. ``tuned`` first
+picks each variant's own learning rate, so that no variant is compared at a
+rate chosen for another."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from ..data import SAMPLE
@@ -12,26 +15,59 @@ from ..training.run import run_plan
 from .registry import Options
 from .report import Spread
 
-__all__ = ["spread", "QUICK"]
+__all__ = ["spread", "tuned", "budget", "QUICK", "TUNING_SEED"]
 
 #: what ``--quick`` trains on: the shipped 1,000-image sample, one epoch
 QUICK = {"data": SAMPLE, "epochs": 1, "subset": None}
+#: the seed a learning rate is chosen on: none of the compared seeds (0, 1, ...),
+#: so the choice cannot favour the runs that are compared
+TUNING_SEED = 100
 
 
 def spread(opts: Options, model: str, recipe: str, build: Callable[[], Any] | None = None,
-           label: str = "", **given: Any) -> Spread:
-    """Final test accuracy of ``model`` (or ``build()``) for each seed of ``opts``;
-    a run that diverges counts as None."""
+           label: str = "", seeds: Sequence[int] | None = None,
+           inspect: Callable[[Any], None] | None = None, **given: Any) -> Spread:
+    """Final test accuracy of ``model`` (or ``build()``) for each seed of ``opts``
+    (or ``seeds``), and each run's first-epoch loss; a run that diverges counts
+    as None. ``inspect(trained)`` sees each finished run (its net and history)."""
     accs: list[float | None] = []
-    for seed in opts.seed_list:
+    losses: list[float | None] = []
+    for seed in opts.seed_list if seeds is None else seeds:
         settings = {**given, **(QUICK if opts.quick else {}), "seed": seed}
         try:
             trained = run_plan(plan_run(model, recipe, settings), ctx=opts.ctx, log=None,
                                build=build)
-            accs.append(round(trained.history.epochs[-1]["test_acc"], 4))
+            epochs = trained.history.epochs
+            accs.append(round(epochs[-1]["test_acc"], 4))
+            losses.append(round(epochs[0]["loss"], 4))
+            if inspect is not None:
+                inspect(trained)
         except DivergedError:
             accs.append(None)
+            losses.append(None)
         if opts.log:
             acc = "diverged" if accs[-1] is None else f"{accs[-1]:.3f}"
             opts.log(f"  {label or model} seed {seed}: test acc {acc}")
-    return Spread(tuple(accs))
+    return Spread(tuple(accs), tuple(losses))
+
+
+def tuned(opts: Options, lrs: Sequence[float], model: str, recipe: str,
+          build: Callable[[], Any] | None = None, label: str = "",
+          **given: Any) -> tuple[float, dict[float, Spread], Spread]:
+    """Each rate of ``lrs`` on :data:`TUNING_SEED`, then the best one on every
+    seed of ``opts``: (the rate, the tuning runs by rate, the seeds' spread).
+    ``--quick`` skips the choice and takes the first rate."""
+    if opts.quick:
+        lrs = lrs[:1]
+    tries = {lr: spread(opts, model, recipe, build, f"{label} lr {lr} (tuning)",
+                        [TUNING_SEED], lr=lr, **given) for lr in lrs}
+    best = max(lrs, key=lambda lr: tries[lr].median if tries[lr].median is not None else -1)
+    return best, tries, spread(opts, model, recipe, build, f"{label} lr {best}", lr=best,
+                               **given)
+
+
+def budget(opts: Options, text: str) -> str:
+    """A figure's title: ``text``, the runs' budget, or what ``--quick`` trained."""
+    if opts.quick:
+        return f"--quick: 1 epoch of the 1,000-image sample, {len(opts.seed_list)} seed(s)"
+    return f"{text}; {len(opts.seed_list)} seeds"
