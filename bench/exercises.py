@@ -49,7 +49,9 @@ runs' budget. The code: `d2lnets/exercises/` (one module per section); the facts
 answer rests on are tested whatever the seed: `tests/test_exercises*.py`.
 
 Below, every answer as measured here (2-core CPU, MXNet 1.9.1, `python bench/exercises.py
-run`), with its wall time from the command to the end.
+run`), with its wall time from the command to the end. Those marked "1 thread" ran with
+`D2LNETS_THREADS=1`, two exercises at once (LeNet keeps about one core busy); on a quiet
+machine d2lnets gives a run both cores.
 """
 
 
@@ -66,7 +68,8 @@ def run(names: list[str]) -> None:
             sys.exit(f"{name} failed ({r.returncode}): {r.stderr[-2000:]}")
         (out / "wall.json").write_text(json.dumps(
             {"seconds": round(wall, 1), "load_before": round(load, 2),
-             "load_after": round(os.getloadavg()[0], 2)}) + "\n")
+             "load_after": round(os.getloadavg()[0], 2),
+             "threads": os.environ.get("D2LNETS_THREADS", "d2lnets' choice")}) + "\n")
         print(f"{name}: {wall:.0f} s", flush=True)
 
 
@@ -81,8 +84,10 @@ def doc() -> None:
     for ex in list_exercises():
         folder = RESULTS / ex.name
         wall = json.loads((folder / "wall.json").read_text())["seconds"]
+        threads = json.loads((folder / "wall.json").read_text()).get("threads")
+        alone = "" if threads in (None, "d2lnets' choice") else f" ({threads} thread)"
         parts.append(f"| {ex.number} | {ex.question} | `d2lnets exercise run {ex.name}` | "
-                     f"{_took(wall)} |")
+                     f"{_took(wall)}{alone} |")
         answer = (folder / "answer.md").read_text().replace(
             "](figure.png)", f"](../bench/results/exercises/{ex.name}/figure.png)")
         answer = answer.replace(f"# Exercise {ex.number}", f"## Exercise {ex.number}", 1)

@@ -12,7 +12,7 @@ from d2lnets.exercises import batch_norm
 from d2lnets.exercises.batch_norm import (
     CHANCE_LOSS,
     EPOCHS,
-    LEARNING_RATES,
+    SWEEPS,
     bias_gradients,
     freeze_gamma_beta,
     frozen_reading,
@@ -68,31 +68,39 @@ def test_no_bias_variant_drops_one_bias_per_bn_channel():
     assert trainable(_ready(_lenet(bias=False))[0]) == 44_878 - (6 + 16 + 120 + 84)
 
 
-def test_the_sweep_runs_the_books_epochs_up_to_30():
-    """Exercise 2 at the book's 5 epochs, from below LeNet's 0.9 to 30."""
-    assert EPOCHS == layered("lenet-bn", "book").epochs == RunConfig().epochs == 5
-    assert min(LEARNING_RATES) < 0.9 and max(LEARNING_RATES) >= 30
+def test_the_sweeps_span_each_nets_book_rate_and_reach_300():
+    """LeNet's from below its book rate 0.9 to 30, LeNet-BN's from its 1.0 to 300,
+    at the fast recipe's epochs."""
+    assert min(SWEEPS["lenet"]) < model_info("lenet").lr < max(SWEEPS["lenet"])
+    assert min(SWEEPS["lenet-bn"]) == model_info("lenet-bn").lr and max(SWEEPS["lenet-bn"]) >= 300
+    assert EPOCHS == layered("lenet-bn", "fast").epochs == 3
+    assert RunConfig().epochs == layered("lenet-bn", "book").epochs == 5
     assert abs(CHANCE_LOSS - 2.302585) < 1e-6  # -ln(1/10): a uniform guess
 
 
-@pytest.mark.parametrize("acc, loss, kind", [(0.85, 0.6, "trains"), (0.5, 2.2, "trains"),
-                                             (0.1, 2.30, "slow"), (0.2, 2.53, "slow"),
-                                             (0.1, 2.54, "overshoots"), (0.1, 40.0, "overshoots"),
-                                             (None, None, "diverged")])
-def test_outcome_tells_slow_from_overshooting(acc, loss, kind):
-    """At or below chance's loss (ln 10) is slow; more than 10% above it overshoots."""
-    assert outcome(acc, loss) == kind
+@pytest.mark.parametrize("acc, first, last, kind", [
+    (0.85, 0.6, 0.3, "trains"), (0.5, 2.2, 1.9, "trains"), (0.78, 2.78, 0.6, "trains"),
+    (0.15, 2.31, 2.20, "slow"), (0.1, 2.30, 2.26, "stuck"), (0.1, 2.40, 2.31, "stuck"),
+    (0.1, 2.54, 2.0, "overshoots"), (0.1, 40.0, 2.3, "overshoots"),
+    (None, None, None, "diverged")])
+def test_outcome_tells_slow_stuck_and_overshooting_apart(acc, first, last, kind):
+    """Overshoots: first epoch >10% above chance's loss (ln 10); slow: the last
+    epoch below it by 0.05 or more; stuck: at it."""
+    assert outcome(acc, first, last) == kind
 
 
 def test_limit_says_how_runs_fail_on_each_side():
-    good, slow, over = (Spread((0.8, 0.8, 0.8), (0.6,) * 3), Spread((0.1,) * 3, (2.3,) * 3),
-                        Spread((0.1, None, 0.1), (9.0, None, 9.0)))
-    spreads = {("m", lr): slow if lr < 1 else good if lr <= 3 else over for lr in LEARNING_RATES}
-    said = batch_norm._limit(spreads, "m", "M")
-    assert said == "M: below 1.0 its runs are slow; above 3.0 they are overshoots or diverged. "
-    spreads = {("m", lr): good for lr in LEARNING_RATES}
-    assert "still trains at 30.0, the largest rate tried: its limit lies above" in \
-        batch_norm._limit(spreads, "m", "M")
+    good = Spread((0.8, 0.8), (0.6,) * 2, (0.4,) * 2)
+    slow = Spread((0.1,) * 2, (2.3,) * 2, (2.1,) * 2)
+    over = Spread((0.1, None), (9.0, None), (2.3, None))
+    spreads = {("lenet", lr): slow if lr < 1 else good if lr <= 3 else over
+               for lr in SWEEPS["lenet"]}
+    said = batch_norm._limit(spreads, "lenet")
+    assert said == "LeNet: below 1.0 its runs are slow; above 3.0 its runs are overshooting " \
+        "or diverged. "
+    spreads = {("lenet-bn", lr): good for lr in SWEEPS["lenet-bn"]}
+    assert "still trains at 300.0, the largest rate tried: its limit lies above" in \
+        batch_norm._limit(spreads, "lenet-bn")
     assert batch_norm._rates([]) == "at no rate tried"
 
 

@@ -59,3 +59,18 @@ def test_open_no_follow_refuses_a_link(tmp_path):
     with pytest.raises(OSError):
         open_no_follow(tmp_path / "link", os.O_RDWR | os.O_CREAT)
     assert not (tmp_path / "victim").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_write_atomically_gives_the_mode_a_plain_open_would(tmp_path, umask):
+    """mkstemp makes 0600 files: a run's answer.md and history were once
+    unreadable to the user's group where plain files are not."""
+    old = os.umask(umask)
+    try:
+        write_atomically(tmp_path / "answer.md", lambda f: f.write(b"x"))
+        with open(tmp_path / "plain.md", "w") as f:
+            f.write("x")
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "answer.md").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.md").stat().st_mode & 0o777 == 0o666 & ~umask

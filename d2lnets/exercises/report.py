@@ -22,10 +22,12 @@ SIGNIFICANT = 0.1
 @dataclass(frozen=True)
 class Spread:
     """Final test accuracies over seeds (None: the run diverged), and each
-    run's first-epoch training loss (None where it diverged or was not kept)."""
+    run's mean training loss in its first and last epochs (None where it
+    diverged or was not kept)."""
 
     values: tuple[float | None, ...]
     first_loss: tuple[float | None, ...] = ()
+    last_loss: tuple[float | None, ...] = ()
 
     @property
     def finite(self) -> list[float]:
@@ -63,7 +65,8 @@ class Spread:
 
     def to_dict(self) -> dict[str, Any]:
         return {"values": list(self.values), "median": self.median, "low": self.low,
-                "high": self.high, "first_loss": list(self.first_loss)}
+                "high": self.high, "first_loss": list(self.first_loss),
+                "last_loss": list(self.last_loss)}
 
 
 def _rank(v: float | None) -> float:

@@ -28,10 +28,10 @@ def spread(opts: Options, model: str, recipe: str, build: Callable[[], Any] | No
            label: str = "", seeds: Sequence[int] | None = None,
            inspect: Callable[[Any], None] | None = None, **given: Any) -> Spread:
     """Final test accuracy of ``model`` (or ``build()``) for each seed of ``opts``
-    (or ``seeds``), and each run's first-epoch loss; a run that diverges counts
+    (or ``seeds``), and each run's first and last epochs' loss; a run that diverges counts
     as None. ``inspect(trained)`` sees each finished run (its net and history)."""
     accs: list[float | None] = []
-    losses: list[float | None] = []
+    losses: list[tuple[float | None, float | None]] = []
     for seed in opts.seed_list if seeds is None else seeds:
         settings = {**given, **(QUICK if opts.quick else {}), "seed": seed}
         try:
@@ -39,16 +39,16 @@ def spread(opts: Options, model: str, recipe: str, build: Callable[[], Any] | No
                                build=build)
             epochs = trained.history.epochs
             accs.append(round(epochs[-1]["test_acc"], 4))
-            losses.append(round(epochs[0]["loss"], 4))
+            losses.append((round(epochs[0]["loss"], 4), round(epochs[-1]["loss"], 4)))
             if inspect is not None:
                 inspect(trained)
         except DivergedError:
             accs.append(None)
-            losses.append(None)
+            losses.append((None, None))
         if opts.log:
             acc = "diverged" if accs[-1] is None else f"{accs[-1]:.3f}"
             opts.log(f"  {label or model} seed {seed}: test acc {acc}")
-    return Spread(tuple(accs), tuple(losses))
+    return Spread(tuple(accs), tuple(f for f, _ in losses), tuple(la for _, la in losses))
 
 
 def tuned(opts: Options, lrs: Sequence[float], model: str, recipe: str,
