@@ -62,7 +62,7 @@ def bias_gradients(net: Any, X: Any, y: Any) -> list[list[Any]]:
 
 
 @register_exercise("bn-bias", "batch-norm", 1, "Can the bias of the dense or conv layer before "
-                   "batch normalization be dropped? Why?", minutes=3, trains=True)
+                   "batch normalization be dropped? Why?", minutes=3.9, trains=True)
 def bn_bias(opts: Options) -> Result:
     net, X, y = _sample_net(_lenet, opts.ctx)
     grads = bias_gradients(net, X, y)
@@ -90,7 +90,7 @@ def bn_bias(opts: Options) -> Result:
 
 
 @register_exercise("bn-lr", "batch-norm", 2, "Try a larger learning rate: can LeNet-BN train "
-                   "with a larger one than the LeNet of the LeNet section?", minutes=12,
+                   "with a larger one than the LeNet of the LeNet section?", minutes=8.1,
                    trains=True)
 def bn_lr(opts: Options) -> Result:
     seeds = opts.seed_list if opts.seeds or opts.quick else SWEEP_SEEDS
@@ -244,7 +244,7 @@ FAST_TUNED = ("the fast recipe (Nesterov SGD, 3 epochs at 28x28) on the first 30
 
 @register_exercise("bn-placement", "batch-norm", 3, "Insert batch normalization elsewhere in "
                    "LeNet: after the activation, only in the conv layers, only in the dense "
-                   "layers. Observe and analyse.", minutes=10, trains=True)
+                   "layers. Observe and analyse.", minutes=7.6, trains=True)
 def bn_placement(opts: Options) -> Result:
     runs, rows, tuning = {}, [], {}
     for name, kw in PLACEMENTS.items():
@@ -299,7 +299,7 @@ def gamma_beta(net: Any) -> tuple[list[float], list[float]]:
 
 
 @register_exercise("bn-frozen", "batch-norm", 4, "Do not learn gamma and beta "
-                   "(grad_req='null'). Observe and analyse.", minutes=3.5, trains=True)
+                   "(grad_req='null'). Observe and analyse.", minutes=3.7, trains=True)
 def bn_frozen(opts: Options) -> Result:
     gammas: list[float] = []
     betas: list[float] = []
@@ -372,7 +372,7 @@ def _quantiles(values: list[float]) -> list[float]:
 
 
 @register_exercise("bn-global-stats", "batch-norm", 5, "Train with the global moving "
-                   "statistics (use_global_stats=True). What happens, and why?", minutes=4.4,
+                   "statistics (use_global_stats=True). What happens, and why?", minutes=5.3,
                    trains=True)
 def bn_global_stats(opts: Options) -> Result:
     batch = spread(opts, "lenet-bn", "fast", _lenet, "batch statistics")

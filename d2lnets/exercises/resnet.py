@@ -65,7 +65,7 @@ def imagenet_counts(net: Any) -> tuple[int, int]:
 
 @register_exercise("resnet-depths", "resnet", 6, "The ResNet paper's Table 1 versions (18 to "
                    "152): parameters and mult-adds, and ResNet-34 against ResNet-18 on "
-                   "Fashion-MNIST.", minutes=12, trains=True)
+                   "Fashion-MNIST.", minutes=14.9, trains=True)
 def resnet_depths(opts: Options) -> Result:
     rows, gap = [], {}
     for depth in RESNET_SPECS:
@@ -168,7 +168,7 @@ PREACT = {"the chapter's (v1)": {},
 
 @register_exercise("resnet18-v2", "resnet", 8, "The later ResNet's \"BN, activation, conv\" "
                    "(pre-activation) residual block: compare it with the chapter's ResNet-18.",
-                   minutes=12, trains=True)
+                   minutes=15.4, trains=True)
 def resnet18_v2(opts: Options) -> Result:
     tuning: dict[str, Any] = {}
     runs = {name: _trained(opts, small_resnet(18, **kw), name, tuning=tuning)
