@@ -44,9 +44,11 @@ most 0.1: over 5 seeds, only a variant better on all 5 (p = 0.06). Otherwise the
 "no detectable difference", with how the seeds split. A diverged run counts as the worst
 result, in the ranges and in the test. Where variants might suit different learning rates
 (exercises 3, 6 and 8), each picks its own from a short list on a seed that is not
-compared, so the choice cannot favour the compared runs. Each figure's title gives the
-runs' budget. The code: `d2lnets/exercises/` (one module per section); the facts each
-answer rests on are tested whatever the seed: `tests/test_exercises*.py`.
+compared, so the choice cannot favour the compared runs; a best rate at an end of the list
+is tried one step further, and an answer says when its rate is still at an end. Each
+figure's title gives the runs' budget. The code: `d2lnets/exercises/` (one module per
+section); the facts each answer rests on are tested whatever the seed:
+`tests/test_exercises*.py`.
 
 Below, every answer as measured here (2-core CPU, MXNet 1.9.1, `python bench/exercises.py
 run`), with its wall time from the command to the end. Those marked "1 thread" ran with

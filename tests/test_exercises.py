@@ -22,11 +22,16 @@ def test_the_chapters_eleven_in_order():
         ["densenet"] * 3
 
 
-def test_each_says_its_default_minutes_about_the_fifteen_allowed():
-    """bench/exercises.py measures them; docs/exercises.md gives each one. The
-    aim is 15 minutes on 2 cores; resnet18-v2 measured 15.4 on this shared machine."""
-    assert all(0 < e.minutes <= 15.5 for e in list_exercises())
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "exercises.md").read_text()
+def test_each_says_its_default_minutes_within_the_fifteen_allowed():
+    """The registry's minutes are what bench/exercises.py measured (its wall.json),
+    and each is within the 15 minutes a default run may take on 2 cores;
+    docs/exercises.md gives each one."""
+    root = Path(__file__).resolve().parent.parent
+    for e in list_exercises():
+        wall = json.loads((root / "bench/results/exercises" / e.name / "wall.json").read_text())
+        assert abs(e.minutes - wall["seconds"] / 60) < 0.06, e.name
+        assert 0 < e.minutes <= 15, e.name
+    doc = (root / "docs" / "exercises.md").read_text()
     assert all(f"`d2lnets exercise run {e.name}`" in doc for e in list_exercises())
 
 
@@ -129,6 +134,24 @@ def test_tuned_chooses_on_its_own_seed_then_runs_the_compared_ones(monkeypatch):
     calls.clear()
     assert trials.tuned(Options(quick=True), (0.1, 0.2), "lenet-bn", "fast")[0] == 0.1
     assert [c[1] for c in calls] == [0.1, 0.1]
+
+
+@pytest.mark.parametrize("accs, tried, best, edge", [
+    ({0.1: 0.9, 0.2: 0.8, 0.4: 0.7, 0.05: 0.95}, [0.05, 0.1, 0.2, 0.4], 0.05, True),
+    ({0.1: 0.9, 0.2: 0.8, 0.4: 0.7, 0.05: 0.85}, [0.05, 0.1, 0.2, 0.4], 0.1, False),
+    ({0.1: 0.7, 0.2: 0.8, 0.4: 0.9, 0.8: None}, [0.1, 0.2, 0.4, 0.8], 0.4, False),
+])
+def test_tuned_steps_once_past_an_end_of_the_grid(monkeypatch, accs, tried, best, edge):
+    """A best rate at an end of the grid is tried one grid step further (here x2 or
+    /2), once; a diverged step counts as worse than any finished run."""
+    def fake(opts, model, recipe, build=None, label="", seeds=None, **given):
+        return Spread(tuple(accs[given["lr"]] for _ in (seeds or opts.seed_list)))
+    monkeypatch.setattr(trials, "spread", fake)
+    lr, tries, _ = trials.tuned(Options(seeds=2), (0.1, 0.2, 0.4), "lenet-bn", "fast")
+    assert (lr, sorted(tries), trials.at_edge(lr, tries)) == (best, tried, edge)
+    assert trials.chosen(lr, tries) == (f"{lr} (the smallest tried)" if edge else f"{lr}")
+    assert bool(trials.caveat([(lr, tries)])) is edge
+    assert trials.caveat([(0.2, tries)]) == ""
 
 
 def _cli(*args, env=None):

@@ -18,7 +18,7 @@ from ..plotting import pyplot, save_figure
 from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import Spread, compare, plot_spreads, verdict
-from .trials import budget, spread, tuned
+from .trials import budget, caveat, chosen, spread, tuned
 
 __all__ = ["freeze_gamma_beta", "bias_gradients", "SWEEPS", "outcome", "frozen_reading"]
 
@@ -239,19 +239,21 @@ PLACEMENT_LRS = (0.4, 0.2, 0.8)
 PLACEMENT_DATA = {"subset": 30_000}
 FAST_TUNED = ("the fast recipe (Nesterov SGD, 3 epochs at 28x28) on the first 30,000 training "
               "images, each placement at the best of the rates "
-              f"{', '.join(map(str, sorted(PLACEMENT_LRS)))} on a tuning seed")
+              f"{', '.join(map(str, sorted(PLACEMENT_LRS)))} on a tuning seed (one step further "
+              "when the best is at an end)")
 
 
 @register_exercise("bn-placement", "batch-norm", 3, "Insert batch normalization elsewhere in "
                    "LeNet: after the activation, only in the conv layers, only in the dense "
-                   "layers. Observe and analyse.", minutes=7.6, trains=True)
+                   "layers. Observe and analyse.", minutes=9.1, trains=True)
 def bn_placement(opts: Options) -> Result:
-    runs, rows, tuning = {}, [], {}
+    runs, rows, tuning, picks = {}, [], {}, []
     for name, kw in PLACEMENTS.items():
         lr, tries, runs[name] = tuned(opts, PLACEMENT_LRS, "lenet-bn", "fast",
                                       lambda kw=kw: _lenet(**kw), name, **PLACEMENT_DATA)
         tuning[name] = {str(r): t.values[0] for r, t in tries.items()}
-        rows.append([name, trainable(_lenet(**kw)), lr, str(runs[name])])
+        picks.append((lr, tries))
+        rows.append([name, trainable(_lenet(**kw)), chosen(lr, tries), str(runs[name])])
     chapter, tanh = runs[next(iter(PLACEMENTS))], runs["before a tanh"]
     lines = [compare(s, chapter, name, "the chapter's")
              for name, s in list(runs.items())[1:]]
@@ -262,7 +264,7 @@ def bn_placement(opts: Options) -> Result:
                    "alone does not explain it"}[verdict(tanh, chapter).better] \
         if len(opts.seed_list) > 1 else "one seed cannot tell"
     answer = (
-        f"Trained with {FAST_TUNED}. " + " ".join(lines) + "\n\n"
+        f"Trained with {FAST_TUNED}. " + " ".join(lines) + caveat(picks) + "\n\n"
         "The chapter gives no reason for its placement: it says BN *usually* (通常) goes "
         "between the affine transformation and the activation. Ioffe and Szegedy 2015 "
         "(section 3.2) give one: the affine output Wx + b is more likely to have a symmetric, "

@@ -198,7 +198,7 @@ def quadratic_share(layers: list[int], mib: list[float]) -> float:
 @register_exercise("densenet-memory", "densenet", 10, "Is DenseNet really memory-hungry? Peak "
                    "memory of a training step at 224x224 against ResNet-18, how it grows with "
                    "a dense block's depth, and with MXNet's recomputation "
-                   "(MXNET_BACKWARD_DO_MIRROR=1).", minutes=4.5)
+                   "(MXNET_BACKWARD_DO_MIRROR=1).", minutes=4.1)
 def densenet_memory(opts: Options) -> Result:
     side, batches, repeats = (32, (2, 4), 1) if opts.quick else (224, (8, 16, 32), 3)
     nets, ways = ("densenet", "resnet18"), [(h, m) for h in ("gluon", "symbol")

@@ -16,20 +16,21 @@ from ..models import RESNET_SPECS, resnet
 from ..summary import summary
 from .registry import Options, Result, register_exercise
 from .report import Spread, compare, millions, plot_spreads, verdict
-from .trials import budget, tuned
+from .trials import budget, caveat, chosen, tuned
 
 __all__ = ["PAPER_GMACS", "SHORT", "LRS", "small_resnet", "imagenet_counts", "block_counts"]
 
 #: the ResNet paper's Table 1, "FLOPs" (multiply-adds) at 224x224, x10^9
 PAPER_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 #: ResNet trainings in the exercises: resnet18-small's fast recipe (3 epochs) on
-#: an 8,000-image subset (5 seeds and a 3-rate sweep of two networks in 15 minutes),
+#: a 6,000-image subset (three networks' 5 seeds and 3-4 tuning runs in 15 minutes),
 #: and the rates each variant chooses from
-SHORT = {"subset": 8_000}
+SHORT = {"subset": 6_000}
 LRS = (0.025, 0.05, 0.1)
 SHORT_TEXT = ("resnet18-small's fast recipe (Nesterov SGD, a linear decay, 3 epochs) on the "
-              "first 8,000 training images, each network at the best of the rates "
-              f"{', '.join(map(str, LRS))} on a tuning seed")
+              f"first {SHORT['subset']:,} training images, each network at the best of the "
+              f"rates {', '.join(map(str, LRS))} on a tuning seed (one step further when the "
+              "best is at an end)")
 STEM_TEXT = ("the small-input stem (one 3x3 conv of stride 2, no max pool; half the channels), "
              "so that the four stages see 14, 7, 4 and 2 pixels a side at 28x28; the chapter's "
              "7x7 stem and max pool would leave stage 3 at 2x2 and stage 4 at 1x1, where a 3x3 "
@@ -44,9 +45,10 @@ def small_resnet(depth: int, **kwargs: Any) -> Callable[[], Any]:
 
 def _trained(opts: Options, build: Callable[[], Any], label: str,
              seconds: list[float] | None = None,
-             tuning: dict[str, Any] | None = None) -> tuple[float, Spread]:
-    """The tuned runs of ``build``; each run's median epoch time joins ``seconds``
-    and the tuning seed's accuracy by rate goes to ``tuning[label]``."""
+             tuning: dict[str, Any] | None = None) -> tuple[float, dict[float, Spread], Spread]:
+    """The tuned runs of ``build`` as :func:`tuned` returns them; each run's median
+    epoch time joins ``seconds`` and the tuning seed's accuracy by rate goes to
+    ``tuning[label]``."""
     def time_it(trained: Any) -> None:
         if seconds is not None:
             seconds.append(statistics.median(e["time"] for e in trained.history.epochs))
@@ -54,7 +56,7 @@ def _trained(opts: Options, build: Callable[[], Any], label: str,
                            inspect=time_it, **SHORT)
     if tuning is not None:
         tuning[label] = {str(lr): t.values[0] for lr, t in tries.items()}
-    return best, s
+    return best, tries, s
 
 
 def imagenet_counts(net: Any) -> tuple[int, int]:
@@ -65,7 +67,7 @@ def imagenet_counts(net: Any) -> tuple[int, int]:
 
 @register_exercise("resnet-depths", "resnet", 6, "The ResNet paper's Table 1 versions (18 to "
                    "152): parameters and mult-adds, and ResNet-34 against ResNet-18 on "
-                   "Fashion-MNIST.", minutes=14.9, trains=True)
+                   "Fashion-MNIST.", minutes=13.0, trains=True)
 def resnet_depths(opts: Options) -> Result:
     rows, gap = [], {}
     for depth in RESNET_SPECS:
@@ -78,7 +80,7 @@ def resnet_depths(opts: Options) -> Result:
     times: dict[int, list[float]] = {18: [], 34: []}
     tuning: dict[str, Any] = {}
     runs = {d: _trained(opts, small_resnet(d), f"ResNet-{d}", times[d], tuning) for d in times}
-    accs = {d: s for d, (_, s) in runs.items()}
+    accs = {d: s for d, (_, _, s) in runs.items()}
     won = verdict(accs[34], accs[18]).better
     depth_pays = {1: "Here the extra 16 layers pay even in a run this short.",
                   0: "In a run this short, on 28x28 images of ten classes, the extra 16 layers "
@@ -101,23 +103,24 @@ def resnet_depths(opts: Options) -> Result:
         f"ResNet-50 has 16 more layers than ResNet-34 and about its mult-adds: its bottleneck "
         f"blocks (exercise 7).\n\n"
         f"On Fashion-MNIST, with {STEM_TEXT}; trained with {SHORT_TEXT} (ResNet-18 chose lr "
-        f"{runs[18][0]}, ResNet-34 lr {runs[34][0]}): "
+        f"{chosen(*runs[18][:2])}, ResNet-34 lr {chosen(*runs[34][:2])}): "
         f"{compare(accs[34], accs[18], 'ResNet-34', 'ResNet-18')} "
         f"{depth_pays + ' ' if depth_pays else ''}ResNet-34 took "
         f"{ratio:.1f}x ResNet-18's training time per epoch here (medians over their runs); "
-        f"its mult-adds at 28x28 are {macs[34] / macs[18]:.1f}x ResNet-18's.")
+        f"its mult-adds at 28x28 are {macs[34] / macs[18]:.1f}x ResNet-18's."
+        f"{caveat([r[:2] for r in runs.values()])}")
     return Result(["network", "block", "parameters, trained build", "parameters, ImageNet build",
                    "mult-adds at 224", "the paper's"], rows, answer,
                   {**{f"resnet{d}": s.to_dict() for d, s in accs.items()},
-                   "lr": {f"resnet{d}": lr for d, (lr, _) in runs.items()},
+                   "lr": {f"resnet{d}": lr for d, (lr, _, _) in runs.items()},
                    "epoch_seconds": times, "tuning_seed_acc": tuning},
                   plot_spreads({f"ResNet-{d}, lr {runs[d][0]}": s for d, s in accs.items()},
                                _title(opts)))
 
 
 def _title(opts: Options) -> str:
-    return budget(opts, "small-input stem, half width, 28x28; 3 epochs of 8,000 images, "
-                        "each at its tuned lr")
+    return budget(opts, f"small-input stem, half width, 28x28; 3 epochs of "
+                        f"{SHORT['subset']:,} images, each at its tuned lr")
 
 
 def block_counts(block: nn.HybridBlock, channels: int, side: int = 56) -> tuple[int, int]:
@@ -168,15 +171,16 @@ PREACT = {"the chapter's (v1)": {},
 
 @register_exercise("resnet18-v2", "resnet", 8, "The later ResNet's \"BN, activation, conv\" "
                    "(pre-activation) residual block: compare it with the chapter's ResNet-18.",
-                   minutes=15.4, trains=True)
+                   minutes=14.0, trains=True)
 def resnet18_v2(opts: Options) -> Result:
     tuning: dict[str, Any] = {}
     runs = {name: _trained(opts, small_resnet(18, **kw), name, tuning=tuning)
             for name, kw in PREACT.items()}
-    v1, v2, bare = (s for _, s in runs.values())
+    v1, v2, bare = (s for _, _, s in runs.values())
     params = {name: summary(small_resnet(18, **kw)(), (1, 1, 28, 28), print_fn=None).total_params
               for name, kw in PREACT.items()}
-    rows = [[name, params[name], lr, str(s)] for name, (lr, s) in runs.items()]
+    rows = [[name, params[name], chosen(lr, tries), str(s)]
+            for name, (lr, tries, s) in runs.items()]
     n = len(opts.seed_list)
     effect = {1: "it helps", -1: "it hurts", 0: f"no effect that {n} seed(s) can detect"}
     why = (f"So, of the two changes: the blocks (v2 without the closing BN-ReLU against v1): "
@@ -201,9 +205,10 @@ def resnet18_v2(opts: Options) -> Result:
         f"any other unchanged; its experiments are at 110 to 1001 layers on CIFAR). An "
         f"18-layer network has no trouble passing its signal either way, so the argument "
         f"alone does not predict a large difference here; the sign tests above say what {n} "
-        f"seed(s) of a short run can see.")
+        f"seed(s) of a short run can see.{caveat([r[:2] for r in runs.values()])}")
     return Result(["network", "parameters", "lr chosen", "test acc (median, range)"], rows,
-                  answer, {**{name: s.to_dict() for name, (_, s) in runs.items()},
+                  answer, {**{name: s.to_dict() for name, (_, _, s) in runs.items()},
+                           "lr": {name: lr for name, (lr, _, _) in runs.items()},
                            "tuning_seed_acc": tuning},
                   plot_spreads(dict(zip(("v1 (chapter)", "v2", "v2, no closing BN-ReLU"),
                                         (v1, v2, bare))), _title(opts)))

@@ -15,7 +15,7 @@ from ..training.run import run_plan
 from .registry import Options
 from .report import Spread
 
-__all__ = ["spread", "tuned", "budget", "QUICK", "TUNING_SEED"]
+__all__ = ["spread", "tuned", "at_edge", "chosen", "caveat", "budget", "QUICK", "TUNING_SEED"]
 
 #: what ``--quick`` trains on: the shipped 1,000-image sample, one epoch
 QUICK = {"data": SAMPLE, "epochs": 1, "subset": None}
@@ -56,14 +56,48 @@ def tuned(opts: Options, lrs: Sequence[float], model: str, recipe: str,
           **given: Any) -> tuple[float, dict[float, Spread], Spread]:
     """Each rate of ``lrs`` on :data:`TUNING_SEED`, then the best one on every
     seed of ``opts``: (the rate, the tuning runs by rate, the seeds' spread).
-    ``--quick`` skips the choice and takes the first rate."""
-    if opts.quick:
-        lrs = lrs[:1]
-    tries = {lr: spread(opts, model, recipe, build, f"{label} lr {lr} (tuning)",
-                        [TUNING_SEED], lr=lr, **given) for lr in lrs}
-    best = max(lrs, key=lambda lr: tries[lr].median if tries[lr].median is not None else -1)
+    A best rate at an end of the grid is not yet a choice, so the grid grows
+    by one of its steps past that end, once (:func:`at_edge` says if the best
+    is still at an end). ``--quick`` skips the choice and takes the first rate."""
+    def run(lr: float) -> Spread:
+        return spread(opts, model, recipe, build, f"{label} lr {lr} (tuning)",
+                      [TUNING_SEED], lr=lr, **given)
+
+    def score(lr: float) -> float:
+        return -1.0 if tries[lr].median is None else tries[lr].median
+    tries = {lr: run(lr) for lr in (lrs[:1] if opts.quick else lrs)}
+    best = max(tries, key=score)
+    if len(tries) > 1 and at_edge(best, tries):
+        grid = sorted(tries)
+        step = grid[1] / grid[0] if best == grid[0] else grid[-1] / grid[-2]
+        beyond = round(best / step if best == grid[0] else best * step, 6)
+        tries[beyond] = run(beyond)
+        best = max(tries, key=score)
     return best, tries, spread(opts, model, recipe, build, f"{label} lr {best}", lr=best,
                                **given)
+
+
+def at_edge(lr: float, tries: dict[float, Spread]) -> bool:
+    """Whether ``lr`` is the smallest or largest rate tried: the best rate
+    may then lie beyond what was tried."""
+    return len(tries) > 1 and lr in (min(tries), max(tries))
+
+
+def chosen(lr: float, tries: dict[float, Spread]) -> str:
+    """``lr`` as an answer states it, saying so when it is an end of the rates tried."""
+    if not at_edge(lr, tries):
+        return f"{lr}"
+    return f"{lr} (the {'smallest' if lr == min(tries) else 'largest'} tried)"
+
+
+def caveat(picks: Sequence[tuple[float, dict[float, Spread]]]) -> str:
+    """A sentence for an answer whose tuned rates (``(lr, tries)`` pairs) include
+    one at an end of the rates tried, else ""."""
+    if not any(at_edge(lr, tries) for lr, tries in picks):
+        return ""
+    return (" A rate marked as the smallest or largest tried is the best the tuning seed "
+            "found even one step past the grid's end, so it is not shown to be that "
+            "variant's best rate; the tuning runs are in result.json.")
 
 
 def budget(opts: Options, text: str) -> str:
