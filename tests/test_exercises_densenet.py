@@ -10,6 +10,7 @@ from d2lnets.exercises.densenet import (
     densenet_bc_counts,
     memory_verdict,
     quadratic_share,
+    relative,
     stage_params,
     step_memory,
 )
@@ -92,9 +93,17 @@ def test_step_memory_failure_is_a_clear_error():
 @pytest.mark.parametrize("dense, res, noise, said", [
     (38.2, 36.0, 0.08, "no: per image, DenseNet's training step takes as much memory"),
     (50.0, 36.0, 0.08, "yes: per image, DenseNet's training step takes 39% more"),
-    (30.0, 36.0, 0.08, "no: per image, DenseNet's training step takes 17% less")])
+    (30.0, 36.0, 0.08, "no: per image, DenseNet's training step takes 17% less"),
+    (0.5, 0.0, 0.0, "cannot tell: the extra images added no memory"),
+    (-0.3, 0.4, 0.0, "cannot tell: the extra images added no memory"),
+    (50.0, 36.0, None, "cannot tell: one run per figure (--quick) does not size")])
 def test_the_memory_verdict_follows_the_numbers_and_their_noise(dense, res, noise, said):
     assert memory_verdict(dense, res, noise).startswith(said)
+
+
+def test_relative_change_of_a_figure_that_measured_nothing_is_said_not_divided():
+    assert relative(40.0, 50.0) == "-20%"
+    assert relative(40.0, 0.0) == "an amount too small to measure"
 
 
 def test_the_quadratic_share_tells_linear_from_quadratic_growth():

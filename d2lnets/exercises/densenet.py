@@ -172,12 +172,21 @@ def repeated(repeats: int, *args: Any) -> tuple[float, float]:
     spread is (largest - smallest) / median, the noise of one figure."""
     values = sorted(step_memory(*args) for _ in range(repeats))
     median = values[(len(values) - 1) // 2]
-    return median, (values[-1] - values[0]) / median if median else 0.0
+    return median, (values[-1] - values[0]) / abs(median) if median else 0.0
 
 
-def memory_verdict(dense: float, res: float, noise: float) -> str:
+def memory_verdict(dense: float, res: float, noise: float | None) -> str:
     """Is DenseNet's step memory per image more than ResNet-18's, beyond ``noise``
-    (the measurements' relative spread)?"""
+    (the measurements' relative spread; None when one run per figure could not size it)?
+    A figure that is not positive (the extra images added nothing the process's resident
+    size shows) cannot answer it, nor can figures of unknown noise."""
+    if noise is None:
+        return ("cannot tell: one run per figure (--quick) does not size the measurements' "
+                "noise; run it without --quick")
+    if dense <= 0 or res <= 0:
+        return (f"cannot tell: the extra images added no memory these measurements resolve "
+                f"(DenseNet {dense:.1f}, ResNet-18 {res:.1f} MiB per image); run it at the "
+                f"default sizes, without --quick")
     gap = dense / res - 1
     if abs(gap) <= noise:
         return (f"no: per image, DenseNet's training step takes as much memory as ResNet-18's "
@@ -185,6 +194,11 @@ def memory_verdict(dense: float, res: float, noise: float) -> str:
     if gap > 0:
         return f"yes: per image, DenseNet's training step takes {gap:.0%} more than ResNet-18's"
     return f"no: per image, DenseNet's training step takes {-gap:.0%} less than ResNet-18's"
+
+
+def relative(a: float, b: float) -> str:
+    """``a`` against ``b`` as a signed percentage, when ``b`` measured something."""
+    return f"{a / b - 1:+.0%}" if b > 0 else "an amount too small to measure"
 
 
 def quadratic_share(layers: list[int], mib: list[float]) -> float:
@@ -205,7 +219,7 @@ def densenet_memory(opts: Options) -> Result:
                                             for m in (False, True)]
     grid = {(n, b, h, m): repeated(repeats, n, b, side, m, h) for n in nets for b in batches
             for h, m in ways}
-    noise = max(spread for _, spread in grid.values())
+    noise = max(spread for _, spread in grid.values()) if repeats > 1 else None
     rows = [[n, b] + [grid[(n, b, h, m)][0] for h, m in ways] for n in nets for b in batches]
     per = {n: (grid[(n, batches[-1], "gluon", False)][0] - grid[(n, batches[0], "gluon",
                                                                   False)][0])
@@ -217,7 +231,7 @@ def densenet_memory(opts: Options) -> Result:
     rows += [[f"densenet, {d} layers per block, 96x96", 16, mib, "", "", ""]
              for d, mib in zip(depths, sweep)]
     big = batches[-1]
-    change = {n: grid[(n, big, "symbol", True)][0] / grid[(n, big, "symbol", False)][0] - 1
+    change = {n: relative(grid[(n, big, "symbol", True)][0], grid[(n, big, "symbol", False)][0])
               for n in nets}
     answer = _memory_answer(side, per, noise, repeats, depths, sweep, share, change, big)
     return Result(["network", "batch"] + [f"{h}{', mirror' if m else ''} MiB" for h, m in ways],
@@ -226,16 +240,20 @@ def densenet_memory(opts: Options) -> Result:
                   _plot_memory(grid, nets, batches, ways, depths, sweep))
 
 
-def _memory_answer(side: int, per: dict, noise: float, repeats: int, depths: list[int],
-                   sweep: list[float], share: float, change: dict, big: int) -> str:
+def _memory_answer(side: int, per: dict, noise: float | None, repeats: int,
+                   depths: list[int], sweep: list[float], share: float, change: dict, big: int) -> str:
     verdict = memory_verdict(per["densenet"], per["resnet18"], noise)
     params = {n: model_info(n).num_params for n in per}
     return (
-        f"**{verdict[0].upper() + verdict[1:]}**, at the chapter's sizes. The figures are the "
-        f"MiB that two training steps (forward, loss, backward) add to a fresh process at "
-        f"{side}x{side}: its peak resident memory less its memory before the first step, the "
-        f"median of {repeats} runs; the same run repeated differs by up to {noise:.0%}, so "
-        f"smaller differences say nothing. Per extra image (hybridized Gluon): DenseNet "
+        f"**{verdict[0].upper() + verdict[1:]}**, "
+        + ("at the chapter's sizes. " if side == 224 else f"at a toy size ({side}x{side}). ")
+        + f"The figures are the MiB that two training steps (forward, loss, backward) add to "
+        f"a fresh process at {side}x{side}: its peak resident memory less its memory before "
+        f"the first step, "
+        + (f"the median of {repeats} runs; the same run repeated differs by up to {noise:.0%}, "
+           f"so smaller differences say nothing. " if noise is not None else
+           "one run each. ")
+        + f"Per extra image (hybridized Gluon): DenseNet "
         f"{per['densenet']:.1f} MiB, ResNet-18 {per['resnet18']:.1f} MiB, though DenseNet has "
         f"{params['resnet18'] / params['densenet']:.0f}x fewer parameters: a step's memory is "
         f"the layers' outputs kept for the backward pass, not the weights.\n\n"
@@ -255,7 +273,7 @@ def _memory_answer(side: int, per: dict, noise: float, repeats: int, depths: lis
         f"through CachedOp, which builds its backward graph with no mirror function, so the "
         f"variable does nothing there (`gluon` columns). Through the executor (`symbol` "
         f"columns, `simple_bind`) it changes DenseNet's step memory by "
-        f"{change['densenet']:+.0%} and ResNet-18's by {change['resnet18']:+.0%} at batch "
+        f"{change['densenet']} and ResNet-18's by {change['resnet18']} at batch "
         f"{big}. It saves DenseNet nothing: its concatenations and their batch "
         f"normalizations, where its memory is, are never recomputed, only the ReLUs and "
         f"poolings. Why the executor's plan grows for ResNet-18 is not taken apart here.\n\n"
