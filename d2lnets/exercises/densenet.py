@@ -241,12 +241,13 @@ def densenet_memory(opts: Options) -> Result:
 
 
 def _memory_answer(side: int, per: dict, noise: float | None, repeats: int,
-                   depths: list[int], sweep: list[float], share: float, change: dict, big: int) -> str:
+                   depths: list[int], sweep: list[float], share: float, change: dict,
+                   big: int) -> str:
     verdict = memory_verdict(per["densenet"], per["resnet18"], noise)
     params = {n: model_info(n).num_params for n in per}
     return (
         f"**{verdict[0].upper() + verdict[1:]}**, "
-        + ("at the chapter's sizes. " if side == 224 else f"at a toy size ({side}x{side}). ")
+        + ("at the chapter's sizes. " if side == 224 else "at a toy size. ")
         + f"The figures are the MiB that two training steps (forward, loss, backward) add to "
         f"a fresh process at {side}x{side}: its peak resident memory less its memory before "
         f"the first step, "
